@@ -1,0 +1,40 @@
+# The two commands a newcomer needs:  make demo   and   make test
+# Both are idempotent: a second run reuses .venv and the asset cache and does no network work.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GB := $(VENV)/bin/gecko-bench
+STAMP := $(VENV)/.installed
+
+.PHONY: install assets test-assets demo test clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	# torch first, pinned: it takes the local CPU wheel instead of a CUDA build.
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Everything the main job needs (models ~940 MB, open data ~78 MB).
+assets: install
+	$(GB) assets fetch
+
+# What the tests need.
+test-assets: install
+	$(GB) assets fetch --models minilm-l6 --models smollm2-135m --models mpnet-base \
+		--models e5-small-multilingual \
+		--data debian-faq --data manpages --data wordnet --data fortunes --data bible \
+		--data gensim-test-data --data brown --data spamassassin --data nlp-corpus \
+		--data janeaustenr
+
+demo: assets
+	$(GB) run --profile tiny
+
+test: test-assets
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from gecko_bench.cli import run
+
+run()

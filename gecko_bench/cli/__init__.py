@@ -1,0 +1,51 @@
+"""The ``gecko-bench`` command line: thin wrappers that parse, call and print.
+
+Each command group lives in its own module and is added here with one line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gecko_bench.cli import assets
+
+app = typer.Typer(
+    name="gecko-bench",
+    help="Distill LLMs into compact text-embedding models the Gecko way, and benchmark "
+    "checkpoints with every score stored in DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    home: Optional[Path] = typer.Option(
+        None, "--home", envvar="GECKO_BENCH_HOME",
+        help="Cache folder for models and data (default ~/.cache/gecko-bench)."),
+) -> None:
+    """gecko-bench: Gecko-style distillation and embedding benchmarks, offline-first."""
+    if home is not None:
+        os.environ["GECKO_BENCH_HOME"] = str(home)
+
+
+app.add_typer(assets.app, name="assets")
+
+
+def run() -> None:
+    """Console-script entry point: known errors print one clear line and exit 2."""
+    from rich.console import Console
+
+    from gecko_bench.errors import USER_ERRORS
+
+    try:
+        app()
+    except USER_ERRORS as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+        raise SystemExit(2) from None

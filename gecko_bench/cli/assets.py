@@ -1,0 +1,76 @@
+"""``gecko-bench assets``: list, fetch and verify models and open data."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gecko_bench import assets as A
+
+app = typer.Typer(help="Models and open-data sources: list, fetch, verify.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_assets() -> None:
+    """Table of every registered model and data source with its fetch status and licence."""
+    table = Table(title=f"gecko-bench assets ({A.gecko_home()})")
+    for col in ("name", "kind", "status", "size", "licence"):
+        table.add_column(col)
+    for m in A.MODELS.values():
+        status = "fetched" if A.is_fetched("model", m.name) else "missing"
+        table.add_row(m.name, f"model ({m.kind})", status, f"{m.size_mb} MB", m.licence)
+    for d in A.DATA_SOURCES.values():
+        status = "fetched" if A.is_fetched("data", d.name) else "missing"
+        table.add_row(d.name, "data", status, f"{d.size_mb} MB", d.licence)
+    console.print(table)
+
+
+@app.command("fetch")
+def fetch(
+    models: Optional[list[str]] = typer.Option(
+        None, "--models", "-m", help="Model names to fetch (repeatable). Default: all models."),
+    data: Optional[list[str]] = typer.Option(
+        None, "--data", "-d", help="Data source names to fetch (repeatable). Default: all data."),
+) -> None:
+    """Download, checksum and unpack assets into the cache. Idempotent: fetched ones are skipped.
+
+    With neither --models nor --data, fetches everything.
+    """
+    if models is None and data is None:
+        models, data = list(A.MODELS), list(A.DATA_SOURCES)
+    work = [("model", A.get_model(n).name) for n in models or []] + \
+           [("data", A.get_source(n).name) for n in data or []]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        bar = progress.add_task("fetching assets", total=len(work))
+        for kind, name in work:
+            already = A.is_fetched(kind, name)
+            progress.update(bar, description=f"{kind} {name}")
+            path = A.fetch_model(name) if kind == "model" else A.fetch_source(name)
+            progress.console.print(f"  {kind:5} {name:24} {'cached' if already else 'fetched'}"
+                                   f"  {path}")
+            progress.advance(bar)
+
+
+@app.command("verify")
+def verify() -> None:
+    """Re-hash every fetched package and weight file; exit 1 if anything is corrupt."""
+    rows = A.verify()
+    table = Table(title="asset verification")
+    for col in ("asset", "item", "status"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row, style=None if row[2].startswith("ok") else "bold red")
+    console.print(table)
+    bad = [r for r in rows if not r[2].startswith("ok")]
+    if not rows:
+        console.print("nothing fetched yet: run `gecko-bench assets fetch`")
+    if bad:
+        console.print(f"[bold red]{len(bad)} corrupt item(s)[/]; they will be re-fetched by "
+                      "`gecko-bench assets fetch`")
+        raise typer.Exit(1)

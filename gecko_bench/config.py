@@ -1,0 +1,109 @@
+"""Profiles: one typed config object that every stage reads.
+
+``tiny`` is for CI and the demo (minutes on 2 cores, tiny real slices), ``cpu`` for a real run on a
+laptop-class machine, ``gpu`` for a CUDA machine. A run records the resolved config
+(:func:`resolve` -> :func:`as_dict`) in the store, so every score can be traced to its settings.
+Each stage owns its own section; add fields there, with defaults, rather than new top-level knobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FretConfig:
+    """FRet data generation (gecko_bench.fret)."""
+
+    llm: str = "smollm2-135m"
+    llm_backend: str = "transformers"
+    retriever: str = "minilm-l6"
+    n_seeds: int = 40
+    n_neighbours: int = 20
+    rrf_k: float = 0.0
+    temperature: float = 0.7
+    batch_size: int = 8
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Pre-finetuning and fine-tuning (trainers/)."""
+
+    base_model: str = "minilm-l6"
+    prefinetune_steps: int = 20
+    prefinetune_batch_size: int = 32
+    finetune_steps: int = 30
+    finetune_batch_size: int = 16
+    learning_rate: float = 2e-5
+    temperature: float = 0.05
+    mrl_dims: list[int] = field(default_factory=lambda: [384, 256, 128, 64])
+    positive: str = "p1"
+    negative: str = "lowest"
+    task_sampling: str = "original"
+    unified_format: bool = True
+    seed: int = 0
+
+
+@dataclass
+class EvalConfig:
+    """Benchmark evaluation (gecko_bench.eval)."""
+
+    suite: str = "gecko-offline-tiny"
+    dims: list[int] = field(default_factory=lambda: [384, 256, 128, 64])
+    prompt_style: str = "gecko"
+    batch_size: int = 32
+    baselines: list[str] = field(
+        default_factory=lambda: ["minilm-l6", "mpnet-base", "e5-small-multilingual"])
+
+
+@dataclass
+class Profile:
+    """Everything a run of the main job needs to know."""
+
+    name: str
+    device: str = "cpu"
+    fret: FretConfig = field(default_factory=FretConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _tiny() -> Profile:
+    return Profile(name="tiny")
+
+
+def _cpu() -> Profile:
+    return Profile(
+        name="cpu",
+        fret=FretConfig(llm="gemma3-270m", n_seeds=400, batch_size=8),
+        train=TrainConfig(prefinetune_steps=200, finetune_steps=300),
+        eval=EvalConfig(suite="gecko-offline-v1"),
+    )
+
+
+def _gpu() -> Profile:
+    return Profile(
+        name="gpu",
+        device="cuda",
+        fret=FretConfig(llm="gemma3-270m", n_seeds=5000, batch_size=64),
+        train=TrainConfig(prefinetune_steps=1000, prefinetune_batch_size=256,
+                          finetune_steps=2000, finetune_batch_size=128),
+        eval=EvalConfig(suite="gecko-offline-v1", batch_size=256),
+    )
+
+
+PROFILES = {"tiny": _tiny, "cpu": _cpu, "gpu": _gpu}
+
+
+def resolve(name: str) -> Profile:
+    """A fresh Profile object for `name`; ValueError listing valid names otherwise."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return PROFILES[name]()
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """Plain-dict form of a profile or section, for JSON in the store."""
+    return dataclasses.asdict(obj)
