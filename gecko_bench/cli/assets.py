@@ -19,8 +19,9 @@ console = Console()
 def list_assets() -> None:
     """Table of every registered model and data source with its fetch status and licence."""
     table = Table(title=f"gecko-bench assets ({A.gecko_home()})")
-    for col in ("name", "kind", "status", "size", "licence"):
-        table.add_column(col)
+    for col in ("name", "kind", "status", "size"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("licence")
     for m in A.MODELS.values():
         status = "fetched" if A.is_fetched("model", m.name) else "missing"
         table.add_row(m.name, f"model ({m.kind})", status, f"{m.size_mb} MB", m.licence)

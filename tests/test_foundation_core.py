@@ -1,0 +1,84 @@
+"""Profiles, the unified text format, the store core and provenance."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gecko_bench import config, provenance
+from gecko_bench.store import (
+    StoreError,
+    connect,
+    finish_run,
+    get_model_row,
+    get_run,
+    start_run,
+    transaction,
+    upsert_model,
+)
+from gecko_bench.text_format import format_document, format_query
+
+
+def test_profiles_resolve_and_serialise():
+    tiny = config.resolve("tiny")
+    assert tiny.fret.llm == "smollm2-135m" and tiny.device == "cpu"
+    assert config.resolve("cpu").fret.llm == "gemma3-270m"
+    assert config.resolve("gpu").device == "cuda"
+    assert json.loads(json.dumps(config.as_dict(tiny)))["train"]["mrl_dims"] == [384, 256, 128, 64]
+    with pytest.raises(ValueError, match="valid profiles: tiny, cpu, gpu"):
+        config.resolve("huge")
+
+
+def test_unified_format_matches_gecko_table_7():
+    assert format_query("who wrote emma", "question answering") == \
+        "task: question answering | query: who wrote emma"
+    assert format_document("Emma is a novel.", "Emma") == "title: Emma | text: Emma is a novel."
+    assert format_document("text only") == "title: none | text: text only"
+    assert format_query("who wrote emma", "question answering", unified=False) == \
+        "question answering who wrote emma"
+    assert format_document("Emma is a novel.", "Emma", unified=False) == "Emma Emma is a novel."
+
+
+def test_store_run_lifecycle_and_models(tmp_path):
+    db = tmp_path / "r.duckdb"
+    run_id = start_run("eval", {"suite": "x"}, provenance.collect("cpu"), profile="tiny", db_path=db)
+    finish_run(run_id, durations={"eval": 1.5}, db_path=db)
+    run = get_run(run_id, db_path=db)
+    assert run["status"] == "finished" and json.loads(run["durations"]) == {"eval": 1.5}
+    assert json.loads(run["package_versions"])["duckdb"]
+    upsert_model("abc123", "student", path="/x", base_model_id="base0", db_path=db)
+    upsert_model("abc123", "student", dim=384, db_path=db)  # keeps lineage, adds dim
+    row = get_model_row("abc1", db_path=db)
+    assert row["base_model_id"] == "base0" and row["dim"] == 384
+
+
+def test_failed_transaction_leaves_no_rows(tmp_path):
+    db = tmp_path / "r.duckdb"
+    with pytest.raises(RuntimeError):
+        with transaction(db) as con:
+            con.execute("INSERT INTO models (model_id, name, created_at) VALUES ('m', 'n', now())")
+            raise RuntimeError("interrupted")
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+
+
+def test_read_only_on_missing_or_foreign_file(tmp_path):
+    with pytest.raises(StoreError, match="run `gecko-bench eval`"):
+        with connect(tmp_path / "none.duckdb", read_only=True):
+            pass
+    import duckdb
+
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    with pytest.raises(StoreError, match="not a gecko_bench results database"):
+        with connect(foreign, read_only=True):
+            pass
+
+
+def test_checkpoint_id_is_weights_hash(tmp_path):
+    from gecko_bench.assets import get_model, model_dir
+
+    assert provenance.checkpoint_id(model_dir("minilm-l6")) == get_model("minilm-l6").weight_sha256
+    with pytest.raises(FileNotFoundError):
+        provenance.checkpoint_id(tmp_path)
