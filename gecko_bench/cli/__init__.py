@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from gecko_bench.cli import assets, perf
+from gecko_bench.cli import assets, dashboard, perf
 
 app = typer.Typer(
     name="gecko-bench",
@@ -35,6 +35,7 @@ def main(
 
 
 app.add_typer(assets.app, name="assets")
+app.command("dashboard")(dashboard.dashboard)
 # Area command groups register below, one line each; `perf` stays last so areas can add to it.
 app.add_typer(perf.app, name="perf")
 

@@ -1,0 +1,77 @@
+"""Shared pieces of the dashboard pages: which database, cached reads, friendly failures, CSV."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from gecko_bench.store.core import default_db_path
+from gecko_bench.store.dashboard import Unavailable
+
+
+def db_path() -> Path:
+    """``--db`` after ``streamlit run app.py --``, else $GECKO_BENCH_DB, else results/…duckdb."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return Path(known.db) if known.db else default_db_path()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Changes whenever a writer commits (file or WAL modified): the cache key for reads."""
+    def mtime(p: Path) -> int:
+        return p.stat().st_mtime_ns if p.exists() else 0
+
+    return mtime(path), mtime(path.with_name(path.name + ".wal"))
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=600)
+def _cached(target: str, db: str, stamp: tuple[int, int], kwargs: tuple) -> Any:
+    module, name = target.rsplit(".", 1)
+    fn = getattr(importlib.import_module(module), name)
+    return fn(db, **dict(kwargs))
+
+
+def load(fn: Callable[..., Any], db: Path, **kwargs: Any) -> Any:
+    """Call a store read function ``fn(db, **kwargs)``, cached until the database changes.
+
+    Unavailable (no file, busy, missing table) propagates to the page, which explains it.
+    """
+    target = f"{fn.__module__}.{fn.__qualname__}"
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    return _cached(target, str(db), _stamp(db), key)
+
+
+def explain(exc: Unavailable) -> None:
+    """Show why a page has no data and what to run, instead of a stack trace."""
+    show = st.warning if exc.busy else st.info
+    show(f"{exc.reason}\n\n{exc.hint}".strip())
+
+
+def download(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    """A CSV download button for a table shown on a page."""
+    st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv",
+                       mime="text/csv", key=f"csv-{name}")
+
+
+def table(df: pd.DataFrame, name: str, **kwargs: Any) -> Any:
+    """A dataframe with its CSV download button beneath it; returns st.dataframe's result."""
+    out = st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+    download(df, name)
+    return out
+
+
+def need(module: str, what: str, hint: str) -> Any:
+    """Import a module a page depends on, or explain that this checkout does not have it yet."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise Unavailable(f"This gecko_bench has no {what} yet (`{module}` is missing).",
+                          hint) from None

@@ -1,0 +1,141 @@
+"""Read-only queries for the Streamlit dashboard (dashboards/).
+
+The dashboard never writes. It opens the file read-only for the length of one query batch and
+closes it again, so a running eval or training job (which opens, writes one transaction and
+closes) can keep writing. When a writer holds the lock at the moment we look, :func:`reader`
+retries briefly and then raises :class:`Unavailable` with a plain "busy, refresh" message instead
+of DuckDB's lock error.
+
+Everything that cannot be shown (no file, not a gecko_bench file, older schema, a table a later
+stage has not created yet) becomes :class:`Unavailable` carrying a one-line reason and the command
+that fixes it. Every query here is parametrized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from gecko_bench.store.core import StoreError, connect, table_exists
+
+RUN_HINT = "`make demo` (or `gecko-bench run --profile tiny`)"
+
+# Which command fills each table; shown when a page needs a table that does not exist yet.
+TABLE_HINTS: dict[str, str] = {
+    "runs": RUN_HINT,
+    "models": RUN_HINT,
+    "scores": "`gecko-bench eval --model minilm-l6` or " + RUN_HINT,
+    "item_scores": "`gecko-bench eval --model minilm-l6` or " + RUN_HINT,
+}
+
+
+class Unavailable(StoreError):
+    """Data for a page cannot be read right now; ``str(exc)`` says why, ``hint`` what to run."""
+
+    def __init__(self, reason: str, hint: str = "", busy: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+        self.busy = busy
+
+
+@contextmanager
+def reader(db_path: str | Path, wait_s: float = 8.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; waits up to ``wait_s`` for a writer, then raises Unavailable."""
+    path = Path(db_path)
+    if not path.exists():
+        raise Unavailable(f"There is no results database at `{path}` yet.",
+                          f"Run {RUN_HINT} to create one, or pass `--db PATH`.")
+    try:
+        with connect(path, read_only=True, timeout_s=wait_s) as con:
+            yield con
+    except Unavailable:
+        raise
+    except (StoreError, duckdb.Error) as exc:
+        text = str(exc)
+        if "lock" in text.lower() or "conflict" in text.lower():
+            raise Unavailable(f"A run is writing to `{path}` right now.",
+                              "Wait a moment and press Refresh.", busy=True) from None
+        if "schema" in text.lower():
+            raise Unavailable(text, "Open it once for writing with " + RUN_HINT +
+                              " or point `--db` at a current file.") from None
+        raise Unavailable(f"`{path}` cannot be read: {text}",
+                          f"Point `--db` at a gecko_bench results file, or run {RUN_HINT}.") \
+            from None
+
+
+def require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    """Raise Unavailable naming the command to run when any of ``tables`` is missing."""
+    for name in tables:
+        if not table_exists(con, name):
+            raise Unavailable(f"The database has no `{name}` table yet.",
+                              "Run " + TABLE_HINTS.get(name, RUN_HINT) + ".")
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Column names of ``table`` (older files may lack newer columns)."""
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+        [table]).fetchall()}
+
+
+def table_counts(db_path: str | Path) -> dict[str, int]:
+    """Row count of every table in the file, by name (the sidebar's overview)."""
+    with reader(db_path) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
+        # Table names come from the catalogue itself, not from users; quoted as identifiers.
+        return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def runs_frame(db_path: str | Path) -> pd.DataFrame:
+    """Every run, newest first.
+
+    Columns: run_id, kind, status, started_at, finished_at, seconds (wall time), profile,
+    experiment, variant, git_sha, host, device, package_versions, config, durations (JSON text),
+    error.
+    """
+    with reader(db_path) as con:
+        require(con, "runs")
+        return con.execute(
+            "SELECT run_id, kind, status, started_at, finished_at, "
+            "date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds, "
+            "profile, experiment, variant, git_sha, host, device, "
+            "CAST(package_versions AS VARCHAR) AS package_versions, "
+            "CAST(config AS VARCHAR) AS config, CAST(durations AS VARCHAR) AS durations, error "
+            "FROM runs ORDER BY started_at DESC").df()
+
+
+def models_frame(db_path: str | Path) -> pd.DataFrame:
+    """Every registered checkpoint with its lineage.
+
+    Columns: model_id, name, path, kind, base_model_id, parent_model_id, train_run_id,
+    fret_dataset_id, n_params, dim, created_at, base_name, parent_name (names of the base and
+    parent checkpoints when registered).
+    """
+    with reader(db_path) as con:
+        require(con, "models")
+        return con.execute(
+            "SELECT m.*, b.name AS base_name, p.name AS parent_name FROM models m "
+            "LEFT JOIN models b ON b.model_id = m.base_model_id "
+            "LEFT JOIN models p ON p.model_id = m.parent_model_id "
+            "ORDER BY m.created_at").df()
+
+
+def model_eval_runs(db_path: str | Path) -> pd.DataFrame:
+    """Which run scored which model (the lineage graph's checkpoint -> scores edges).
+
+    Columns: model_id, run_id, suite, n_tasks, n_scores. Empty when no ``scores`` table exists.
+    """
+    with reader(db_path) as con:
+        if not table_exists(con, "scores"):
+            return pd.DataFrame(columns=["model_id", "run_id", "suite", "n_tasks", "n_scores"])
+        return con.execute(
+            "SELECT model_id, run_id, any_value(suite) AS suite, "
+            "count(DISTINCT task) AS n_tasks, count(*) AS n_scores "
+            "FROM scores GROUP BY model_id, run_id ORDER BY run_id").df()
