@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from gecko_bench.store.core import default_db_path
-from gecko_bench.store.dashboard import Unavailable
+from gecko_bench.store.core import StoreError, default_db_path
+from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable
 
 
 def db_path() -> Path:
@@ -46,7 +47,16 @@ def load(fn: Callable[..., Any], db: Path, **kwargs: Any) -> Any:
     """
     target = f"{fn.__module__}.{fn.__qualname__}"
     key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
-    return _cached(target, str(db), _stamp(db), key)
+    if not db.exists():
+        raise Unavailable(f"There is no results database at `{db}` yet.",
+                          f"Run {RUN_HINT} to create one, or pass `--db PATH`.")
+    try:
+        return _cached(target, str(db), _stamp(db), key)
+    except Unavailable:
+        raise
+    except (StoreError, duckdb.Error) as exc:
+        # Other areas' read functions open their own connections; explain their failures too.
+        raise as_unavailable(exc, db) from None
 
 
 def explain(exc: Unavailable) -> None:

@@ -10,8 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
-from gecko_bench.store.dashboard import model_eval_runs, models_frame, runs_frame
+from gecko_bench.store.dashboard import Unavailable, model_eval_runs, models_frame, runs_frame
 
+TRAIN_COLUMNS = ["run_id", "stage", "status", "experiment", "variant", "model_name", "steps_done",
+                 "max_steps", "batch_size", "final_loss", "samples_per_s", "resumed_from_step",
+                 "fret_dataset_id", "mixture"]
 RUN_COLUMNS = ["run_id", "kind", "status", "started_at", "seconds", "profile", "experiment",
                "variant", "git_sha", "device", "host"]
 
@@ -95,6 +98,29 @@ def _run_details(run: pd.Series) -> None:
         common.table(durations, f"durations-{run.run_id}")
 
 
+def _training(db: Path) -> None:
+    """Training attempts and the loss curve of the chosen one (trainers' store, when present)."""
+    try:
+        training = common.need("gecko_bench.store.training", "training store", "")
+    except Unavailable:
+        return
+    attempts = common.load(training.training_runs, db)
+    if attempts.empty:
+        return
+    st.header("Training")
+    common.table(attempts[[c for c in TRAIN_COLUMNS if c in attempts]], "training-runs")
+    run_id = st.selectbox("Loss curve of", attempts["run_id"].tolist(), key="loss-run")
+    curve = common.load(training.loss_curve, db, key=run_id)
+    if curve.empty:
+        st.caption("No loss logged for this attempt yet.")
+        return
+    chart = alt.Chart(curve).mark_line(point=True).encode(
+        x=alt.X("step:Q", title="step"), y=alt.Y("loss:Q", title="training loss"),
+        tooltip=["step", alt.Tooltip("loss:Q", format=".4f"), "run_id"])
+    st.altair_chart(chart, width="stretch")
+    common.download(curve, f"loss-{run_id}")
+
+
 def render(db: Path) -> None:
     runs = common.load(runs_frame, db)
     if runs.empty:
@@ -116,6 +142,7 @@ def render(db: Path) -> None:
         run_id = st.selectbox("Run details", shown["run_id"].tolist(), key="run-detail")
         _run_details(shown.set_index("run_id", drop=False).loc[run_id])
 
+    _training(db)
     st.header("Checkpoints and lineage")
     models = common.load(models_frame, db)
     if models.empty:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -63,8 +63,6 @@ def dashboard(
                       "to run (e.g. `make demo`).")
     _check_port_free(host, port)
     console.print(f"dashboard on [bold]http://{host}:{port}[/] over {db} (Ctrl-C stops)")
-    try:
-        code = subprocess.call(streamlit_command(db, host, port))
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    # Replace this process with Streamlit's so Ctrl-C or a kill of this pid stops the server too.
+    cmd = streamlit_command(db, host, port)
+    os.execv(cmd[0], cmd)

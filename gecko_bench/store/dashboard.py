@@ -56,16 +56,21 @@ def reader(db_path: str | Path, wait_s: float = 8.0) -> Iterator[duckdb.DuckDBPy
     except Unavailable:
         raise
     except (StoreError, duckdb.Error) as exc:
-        text = str(exc)
-        if "lock" in text.lower() or "conflict" in text.lower():
-            raise Unavailable(f"A run is writing to `{path}` right now.",
-                              "Wait a moment and press Refresh.", busy=True) from None
-        if "schema" in text.lower():
-            raise Unavailable(text, "Open it once for writing with " + RUN_HINT +
-                              " or point `--db` at a current file.") from None
-        raise Unavailable(f"`{path}` cannot be read: {text}",
-                          f"Point `--db` at a gecko_bench results file, or run {RUN_HINT}.") \
-            from None
+        raise as_unavailable(exc, path) from None
+
+
+def as_unavailable(exc: Exception, db_path: str | Path) -> Unavailable:
+    """Translate a store or DuckDB error (lock, schema, not our file) into a page explanation."""
+    text = str(exc)
+    low = text.lower()
+    if "lock" in low or "conflict" in low:
+        return Unavailable(f"A run is writing to `{db_path}` right now.",
+                           "Wait a moment and press Refresh.", busy=True)
+    if "schema" in low:
+        return Unavailable(text, "Open it once for writing with " + RUN_HINT +
+                           " or point `--db` at a current file.")
+    return Unavailable(f"`{db_path}` cannot be read: {text}",
+                       f"Point `--db` at a gecko_bench results file, or run {RUN_HINT}.")
 
 
 def require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
