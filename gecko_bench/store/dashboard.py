@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from gecko_bench.store.core import StoreError, connect, table_exists
+from gecko_bench.store.core import StoreError, connect, default_db_path, table_exists
 
 RUN_HINT = "`make demo` (or `gecko-bench run --profile tiny`)"
 
@@ -44,9 +44,9 @@ class Unavailable(StoreError):
 
 
 @contextmanager
-def reader(db_path: str | Path, wait_s: float = 8.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def reader(db_path: str | Path | None, wait_s: float = 8.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; waits up to ``wait_s`` for a writer, then raises Unavailable."""
-    path = Path(db_path)
+    path = Path(db_path) if db_path else default_db_path()
     if not path.exists():
         raise Unavailable(f"There is no results database at `{path}` yet.",
                           f"Run {RUN_HINT} to create one, or pass `--db PATH`.")
@@ -81,14 +81,7 @@ def require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
                               "Run " + TABLE_HINTS.get(name, RUN_HINT) + ".")
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    """Column names of ``table`` (older files may lack newer columns)."""
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-        [table]).fetchall()}
-
-
-def table_counts(db_path: str | Path) -> dict[str, int]:
+def table_counts(db_path: str | Path | None = None) -> dict[str, int]:
     """Row count of every table in the file, by name (the sidebar's overview)."""
     with reader(db_path) as con:
         names = [r[0] for r in con.execute(
@@ -98,7 +91,7 @@ def table_counts(db_path: str | Path) -> dict[str, int]:
         return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
-def runs_frame(db_path: str | Path) -> pd.DataFrame:
+def runs_frame(db_path: str | Path | None = None) -> pd.DataFrame:
     """Every run, newest first.
 
     Columns: run_id, kind, status, started_at, finished_at, seconds (wall time), profile,
@@ -116,7 +109,7 @@ def runs_frame(db_path: str | Path) -> pd.DataFrame:
             "FROM runs ORDER BY started_at DESC").df()
 
 
-def models_frame(db_path: str | Path) -> pd.DataFrame:
+def models_frame(db_path: str | Path | None = None) -> pd.DataFrame:
     """Every registered checkpoint with its lineage.
 
     Columns: model_id, name, path, kind, base_model_id, parent_model_id, train_run_id,
@@ -132,7 +125,7 @@ def models_frame(db_path: str | Path) -> pd.DataFrame:
             "ORDER BY m.created_at").df()
 
 
-def model_eval_runs(db_path: str | Path) -> pd.DataFrame:
+def model_eval_runs(db_path: str | Path | None = None) -> pd.DataFrame:
     """Which run scored which model (the lineage graph's checkpoint -> scores edges).
 
     Columns: model_id, run_id, suite, n_tasks, n_scores. Empty when no ``scores`` table exists.
