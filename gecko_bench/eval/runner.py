@@ -1,0 +1,192 @@
+"""The evaluation runner: tasks through mteb's evaluators, every score into the store.
+
+Order of work: resolve tasks and load the model (all input errors surface here, before any row
+is written), skip (task, dim) pairs already scored for this model and eval key, load and check
+each remaining task's data, open a ``runs`` row, then per task: evaluate each requested dim with
+``mteb.evaluate(encoder, task, cache=None)`` (the encoder's embedding cache makes every dim after
+the first free), turn mteb's predictions into item scores, and write the task's rows in one
+transaction. A killed run therefore leaves whole tasks only, and a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from gecko_bench.errors import InputError
+from gecko_bench.eval.cache import EmbeddingCache
+from gecko_bench.eval.encoder import GeckoEncoder, load_backend
+from gecko_bench.eval.items import item_rows
+from gecko_bench.eval.prompts import check_style
+from gecko_bench.eval.resolve import TaskSpec, load_checked, resolve
+
+
+def parse_dims(dims: list[int] | None, model_dim: int) -> list[int]:
+    """Requested dims, largest first; default the model's full dim; InputError if invalid."""
+    if not dims:
+        return [model_dim]
+    bad = [d for d in dims if d > model_dim or d < 1]
+    if bad:
+        raise InputError(f"dims {', '.join(map(str, bad))} are not in 1..{model_dim} "
+                         f"(the model's embedding dim)")
+    return sorted(set(int(d) for d in dims), reverse=True)
+
+
+def _score_rows(spec: TaskSpec, result, dim: int, **common) -> list[dict]:
+    """Flatten an mteb TaskResult to one row per scalar metric (main metric flagged)."""
+    main = spec.task.metadata.main_score
+    multilingual = len(spec.task.hf_subsets or []) > 1
+    rows = []
+    for split, per_subset in result.scores.items():
+        for entry in per_subset:
+            base = dict(common, task=spec.name, category=spec.category,
+                        subset=entry.get("hf_subset", "default"),
+                        languages=",".join(entry.get("languages", []) or []),
+                        multilingual=multilingual, split=split, dim=dim)
+            values = {m: v for m, v in entry.items() if m not in ("hf_subset", "languages")
+                      and isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and not math.isnan(float(v))}
+            if main not in values and "main_score" in values:  # main metric only as main_score
+                values[main] = values["main_score"]
+            values.pop("main_score", None)
+            rows += [dict(base, metric=m, value=float(v), is_main=m == main)
+                     for m, v in values.items()]
+    return rows
+
+
+def _evaluate_task(encoder: GeckoEncoder, spec: TaskSpec, dims: list[int],
+                   batch_size: int) -> tuple[list[tuple[int, object]], list[tuple]]:
+    """mteb results per dim and item rows per dim for one task."""
+    import mteb
+
+    encoder.set_task(spec.task)
+    results, items = [], []
+    for dim in dims:
+        encoder.dim = dim
+        with tempfile.TemporaryDirectory(prefix="gecko-eval-") as tmp:
+            res = mteb.evaluate(encoder, spec.task, cache=None, prediction_folder=tmp,
+                                show_progress_bar=False, co2_tracker=False,
+                                encode_kwargs={"batch_size": batch_size,
+                                               "show_progress_bar": False})
+            if res.exceptions:
+                raise RuntimeError(f"task {spec.name} failed: {res.exceptions[0].exception}")
+            results.append((dim, res.task_results[0]))
+            pred = Path(tmp) / spec.task.prediction_file_name
+            items += [(dim, *row) for row in item_rows(spec.task, pred)]
+    return results, items
+
+
+def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = None,
+             dims: list[int] | None = None, prompt_style: str = "gecko", db_path=None,
+             device: str = "cpu", batch_size: int = 32, langs: list[str] | None = None,
+             data_dir=None, beir_dir=None, tasks_file=None, experiment: str | None = None,
+             variant: str | None = None, run_id: str | None = None, progress: bool = True,
+             cache_dir: str | Path | None = None, use_cache: bool = True,
+             profile: str | None = None) -> str:
+    """Evaluate `model` on the requested tasks and dims; return the run id.
+
+    Tasks already scored for this model, prompt style and data source are skipped (per dim);
+    the run row lists them under ``config.skipped``. ``cache_dir`` overrides
+    ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
+    """
+    from gecko_bench import store
+    from gecko_bench.provenance import collect
+    from gecko_bench.store import scores as score_store
+
+    check_style(prompt_style)
+    if not (suite or tasks or beir_dir or tasks_file):
+        from gecko_bench.config import EvalConfig
+
+        suite = EvalConfig().suite
+    specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
+                    beir_dir=beir_dir, tasks_file=tasks_file)
+    backend = load_backend(model, device=device)
+    dims = parse_dims(dims, backend.dim)
+
+    pending: list[tuple[TaskSpec, list[int], str]] = []
+    for spec in specs:
+        key = spec.eval_key(prompt_style, backend.namespace)
+        todo = [d for d in dims if d not in score_store.finished_dims(db_path, backend.model_id,
+                                                                        key)]
+        if todo:
+            pending.append((spec, todo, key))
+    for spec, _, _ in pending:
+        load_checked(spec)
+
+    logging.getLogger("mteb").setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    config = {"model": model, "model_path": backend.path, "suite": suite, "tasks": tasks,
+              "dims": dims, "prompt_style": prompt_style, "batch_size": batch_size,
+              "langs": langs, "data_dir": str(data_dir) if data_dir else None,
+              "beir_dir": str(beir_dir) if beir_dir else None,
+              "tasks_file": str(tasks_file) if tasks_file else None,
+              "max_seq_length": backend.max_seq_length,
+              "task_names": [s.name for s in specs],
+              "skipped": [s.name for s in specs if s.name not in {p[0].name for p in pending}]}
+    run_id = store.start_run("eval", config, collect(device), profile=profile,
+                             experiment=experiment, variant=variant, db_path=db_path,
+                             run_id=run_id)
+    with store.transaction(db_path) as con:
+        store.upsert_model(backend.model_id, backend.name, path=backend.path, kind=backend.kind,
+                           n_params=backend.n_params, dim=backend.dim, con=con)
+        for label in {s.suite for s in specs}:
+            score_store.register_suite(label, [(s.name, s.category) for s in specs
+                                               if s.suite == label], con=con)
+
+    cache = EmbeddingCache(backend.namespace, cache_dir) if use_cache else None
+    started = time.perf_counter()
+    durations: dict[str, float] = {}
+    try:
+        with _progress(progress) as bars:
+            encoder = GeckoEncoder(backend, prompt_style, cache, batch_size, bars)
+            overall = bars.add_task("tasks", total=len(pending)) if bars else None
+            for spec, todo, key in pending:
+                if bars:
+                    bars.update(overall, description=f"{spec.name} (dims {todo})")
+                t0 = time.perf_counter()
+                results, items = _evaluate_task(encoder, spec, todo, batch_size)
+                common = dict(run_id=run_id, model_id=backend.model_id, suite=spec.suite,
+                              prompt_style=prompt_style, eval_key=key)
+                rows = [r for dim, res in results for r in _score_rows(spec, res, dim, **common)]
+                item_frame = pd.DataFrame(
+                    items, columns=["dim", "subset", "split", "item_id", "metric", "value"])
+                item_frame["run_id"], item_frame["model_id"] = run_id, backend.model_id
+                item_frame["task"] = spec.name
+                score_store.write_task(pd.DataFrame(rows), item_frame, db_path)
+                durations[spec.name] = round(time.perf_counter() - t0, 3)
+                if bars:
+                    bars.advance(overall)
+        st = encoder.stats
+        durations.update(total_s=round(time.perf_counter() - started, 3),
+                         encode_s=round(st.encode_s, 3), texts=st.texts,
+                         unique_texts=st.unique, texts_encoded=st.encoded,
+                         cache_hits=st.cache_hits)
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", durations, f"{type(exc).__name__}: {exc}",
+                         db_path=db_path)
+        raise
+    store.finish_run(run_id, "finished", durations, db_path=db_path)
+    return run_id
+
+
+def _progress(enabled: bool):
+    from contextlib import nullcontext
+
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=False)
