@@ -103,9 +103,10 @@ def _mteb_task(name: str, langs: list[str] | None):
         names = [t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)]
         close = difflib.get_close_matches(name, ours + names, n=5)
         raise InputError(
-            f"unknown task {name!r}" + (f"; did you mean: {', '.join(close)}" if close else "")
-            + (f"; gecko_bench tasks: {', '.join(ours)}" if ours else "")
-            + "; or any mteb task name (python -c 'import mteb; print(mteb.get_tasks())')"
+            f"unknown task {name!r}"
+            + (f" (did you mean {', '.join(close)}?)" if close else "")
+            + ". Valid: " + (f"gecko_bench tasks {', '.join(ours)}, or " if ours else "")
+            + "any mteb task name (python -c 'import mteb; print(mteb.get_tasks())')"
         ) from exc
     return _filter_langs(task, name, langs)
 

@@ -1,0 +1,161 @@
+"""``gecko-bench eval``, ``gecko-bench leaderboard`` and ``gecko-bench perf eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gecko_bench.cli.perf import app as perf_app
+from gecko_bench.errors import InputError
+
+console = Console()
+
+
+def _csv(value: Optional[str]) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _dims(value: Optional[str]) -> list[int] | None:
+    items = _csv(value)
+    if not items:
+        return None
+    try:
+        return [int(v) for v in items]
+    except ValueError:
+        raise InputError(f"--dims must be comma-separated integers, got {value!r}") from None
+
+
+def eval_command(
+    model: str = typer.Option(..., "--model", "-m",
+                              help="Registered model name (minilm-l6, mpnet-base, "
+                              "e5-small-multilingual) or a sentence-transformers checkpoint folder."),
+    suite: Optional[str] = typer.Option(
+        None, "--suite", "-s", help="gecko_bench suite (gecko-offline-tiny, gecko-offline-v1, "
+        "miracl-offline), 'miracl' / 'miracl-full' (mteb's MIRACL), or 'mteb:<benchmark>', e.g. "
+        "'mteb:MTEB(eng, v2)'. Default: the profile's suite when nothing else is given."),
+    tasks: Optional[str] = typer.Option(
+        None, "--tasks", "-t", help="Comma-separated task names: ours or any mteb task "
+        "(e.g. SciFact,STSBenchmark)."),
+    dims: Optional[str] = typer.Option(
+        None, "--dims", help="Comma-separated embedding dims to score (MRL: encode once at "
+        "full dim, truncate + renormalise). Default: the model's full dim."),
+    prompt_style: str = typer.Option(
+        "gecko", "--prompt-style", help="gecko (unified task format) | none | e5."),
+    langs: Optional[str] = typer.Option(
+        None, "--langs", help="Comma-separated language subsets, e.g. de,fr (MIRACL, "
+        "multilingual suites)."),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Folder with local copies of mteb datasets in Hugging Face "
+        "layout (DIR/<TaskName> or DIR/<hub path with / as __>)."),
+    beir_dir: Optional[Path] = typer.Option(
+        None, "--beir-dir", help="Evaluate a BEIR folder (corpus.jsonl, queries.jsonl, "
+        "qrels/<split>.tsv) as a retrieval task."),
+    tasks_file: Optional[Path] = typer.Option(
+        None, "--tasks-file", help="Python file defining mteb task classes to evaluate."),
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB results file "
+                                      "(default results/gecko_bench.duckdb or $GECKO_BENCH_DB)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (bf16/fp16 autocast)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Encoding batch size."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment label."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="Variant label."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the embedding cache."),
+) -> None:
+    """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
+    from gecko_bench.eval import evaluate
+    from gecko_bench.store import get_run
+    from gecko_bench.store.scores import scores_frame
+
+    run_id = evaluate(model, suite=suite, tasks=_csv(tasks), dims=_dims(dims),
+                      prompt_style=prompt_style, db_path=db, device=device,
+                      batch_size=batch_size, langs=_csv(langs), data_dir=data_dir,
+                      beir_dir=beir_dir, tasks_file=tasks_file, experiment=experiment,
+                      variant=variant, use_cache=not no_cache)
+    run = get_run(run_id, db) or {}
+    df = scores_frame(db, main_only=True)
+    df = df[df["run_id"] == run_id]
+    table = Table(title=f"run {run_id}: main scores (x100)")
+    for col in ("task", "category", "metric", "dim", "score"):
+        table.add_column(col, justify="right" if col in ("dim", "score") else "left")
+    for (task, cat, metric, dim), grp in df.groupby(["task", "category", "metric", "dim"]):
+        table.add_row(task, str(cat), metric, str(dim), f"{grp['value'].mean() * 100:.2f}")
+    console.print(table)
+    if df.empty:
+        console.print("nothing new to score: every task was already in the store for this "
+                      "model and settings (see `gecko-bench leaderboard`).")
+    console.print(f"stored in {db or 'the default results database'}; "
+                  f"durations: {run.get('durations')}")
+
+
+def leaderboard_command(
+    suite: Optional[str] = typer.Option(None, "--suite", "-s",
+                                        help="Suite label as stored (default: all scores)."),
+    dim: Optional[int] = typer.Option(None, "--dim",
+                                      help="Embedding dim (default: each model's full dim)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv."),
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB results file."),
+) -> None:
+    """Models x categories; mean and Borda rank only over models with the complete task set."""
+    from gecko_bench.compare import leaderboard, to_markdown
+
+    if fmt not in ("table", "markdown", "csv"):
+        raise InputError(f"--format must be table, markdown or csv, got {fmt!r}")
+    complete, incomplete = leaderboard(db, suite=suite, dim=dim)
+    if complete.empty and incomplete.empty:
+        raise InputError("no scores in the store yet"
+                         + (f" for suite {suite!r}" if suite else "")
+                         + "; run `gecko-bench eval --model minilm-l6` first")
+    for frame in (complete, incomplete):
+        if "model_id" in frame:
+            frame["model_id"] = frame["model_id"].str[:12]
+    if fmt == "csv":
+        both = [complete.assign(complete=True), incomplete.assign(complete=False)]
+        typer.echo(__import__("pandas").concat(both).to_csv(index=False), nl=False)
+        return
+    if fmt == "markdown":
+        typer.echo("## Complete (ranked)\n\n" + to_markdown(complete)
+                   + "\n## Incomplete (not ranked)\n\n" + to_markdown(incomplete))
+        return
+    complete, incomplete = (f.drop(columns=["model_id"], errors="ignore")
+                            for f in (complete, incomplete))
+    console.print(_rich(complete, f"leaderboard{' ' + suite if suite else ''} - complete "
+                        "task set (x100, Borda rank)"))
+    if not incomplete.empty:
+        console.print(_rich(incomplete, "incomplete: not averaged or ranked"))
+
+
+def _rich(frame, title: str) -> Table:
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fi" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[("" if v != v else f"{v:.2f}") if isinstance(v, float) else str(v)
+                        for v in row])
+    return table
+
+
+@perf_app.command("eval")
+def perf_eval(
+    model: str = typer.Option("minilm-l6", "--model", "-m", help="Model to time."),
+    suite: Optional[str] = typer.Option("gecko-offline-tiny", "--suite", "-s",
+                                        help="Suite to time (ignored with --tasks-file)."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks-file",
+                                              help="Time these mteb task classes instead."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    out: Path = typer.Option(Path("results/perf"), "--out", help="Folder for the figures."),
+) -> None:
+    """Plain mteb.evaluate vs our runner (cold and warm cache) on the same model and tasks."""
+    from gecko_bench.eval.perf import run_perf
+
+    report = run_perf(model, suite=None if tasks_file else suite, tasks_file=tasks_file,
+                      batch_size=batch_size, out=out, console=console)
+    console.print(report)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval`` and ``leaderboard`` to the top-level app (``perf eval`` adds itself)."""
+    app.command("eval")(eval_command)
+    app.command("leaderboard")(leaderboard_command)
