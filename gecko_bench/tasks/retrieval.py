@@ -1,0 +1,168 @@
+"""Retrieval and reranking tasks: Debian FAQ (en and 10-language MIRACL-style), man pages.
+
+Corpora are small and searched in full; queries are the FAQ questions / man-page NAME lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Dataset
+from mteb.abstasks import AbsTaskRetrieval
+
+from gecko_bench.corpora import debian_faq, manpages
+from gecko_bench.corpora._common import stable_order, stable_sample
+from gecko_bench.tasks.base import SPLIT_SEED, GeckoTask, make_metadata
+from gecko_bench.tasks.bm25 import BM25
+
+FAQ_REF = "https://www.debian.org/doc/manuals/debian-faq/"
+TINY_QUERIES = 50
+
+
+def retrieval_split(queries: list[dict], corpus: list[dict], qrels: dict[str, dict[str, int]],
+                    top_ranked: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """mteb 2.x RetrievalSplitData from plain lists/dicts (BEIR-style)."""
+    return {
+        "queries": Dataset.from_list(queries),
+        "corpus": Dataset.from_list(corpus),
+        "relevant_docs": qrels,
+        "top_ranked": top_ranked,
+    }
+
+
+def faq_retrieval_split(lang: str, n_queries: int | None) -> dict[str, Any]:
+    """Questions -> answers of the FAQ in one language; the full answer corpus is searched."""
+    entries = debian_faq.faq_entries(lang)
+    picked = {e.section for e in stable_sample(entries, n_queries, SPLIT_SEED,
+                                               key=lambda e: e.section)}
+    queries = [{"id": f"q{e.section}", "text": e.question} for e in entries if e.section in picked]
+    corpus = [{"id": f"d{e.section}", "title": "", "text": e.answer} for e in entries]
+    qrels = {f"q{s}": {f"d{s}": 1} for s in picked}
+    return retrieval_split(queries, corpus, qrels)
+
+
+class DebianFAQRetrieval(GeckoTask, AbsTaskRetrieval):
+    """Debian FAQ (en): each question retrieves its answer among all 112 answers."""
+
+    source = "debian-faq"
+    gecko_instruction = "question answering"
+    symmetric = False
+    metadata = make_metadata(
+        name="DebianFAQRetrieval", type="Retrieval", main_score="ndcg_at_10",
+        source="debian-faq", eval_langs=["eng-Latn"], domains=["Web", "Written"],
+        reference=FAQ_REF, subtypes=["Question answering"],
+        description="Debian GNU/Linux FAQ 11.1 (English): the question of each of the 112 "
+        "sections retrieves that section's answer from all answers.",
+    )
+
+    def build(self) -> dict[str, Any]:
+        n = TINY_QUERIES if self.tiny else None
+        return {"default": {"test": faq_retrieval_split("en", n)}}
+
+
+TINY_FAQ_LANGS = ("en", "de", "ja")
+
+
+class DebianFAQMultilingualRetrieval(GeckoTask, AbsTaskRetrieval):
+    """MIRACL-style: monolingual FAQ retrieval in each of 10 languages, full corpus per language."""
+
+    source = "debian-faq"
+    gecko_instruction = "question answering"
+    symmetric = False
+    metadata = make_metadata(
+        name="DebianFAQMultilingualRetrieval", type="Retrieval", main_score="ndcg_at_10",
+        source="debian-faq",
+        eval_langs={lg: [debian_faq.MTEB_LANGS[lg]] for lg in debian_faq.LANGS},
+        domains=["Web", "Written"], reference=FAQ_REF, subtypes=["Question answering"],
+        description="MIRACL-style monolingual retrieval over the Debian FAQ in 10 languages "
+        "(en, de, fr, it, ja, ko, nl, pt, ru, zh): in each language every question searches the "
+        "full set of answers in that language; one subset per language, nDCG@10.",
+    )
+    tiny_metadata = {"eval_langs": {lg: [debian_faq.MTEB_LANGS[lg]] for lg in TINY_FAQ_LANGS}}
+
+    def build(self) -> dict[str, Any]:
+        n = TINY_QUERIES if self.tiny else None
+        return {lg: {"test": faq_retrieval_split(lg, n)} for lg in self.hf_subsets}
+
+
+class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
+    """Linux man pages: the NAME line (``name - description``) retrieves the page's DESCRIPTION."""
+
+    source = "manpages"
+    gecko_instruction = "find the manual page for a command description"
+    symmetric = False
+    tiny_corpus = 200
+    metadata = make_metadata(
+        name="ManPageRetrieval", type="Retrieval", main_score="ndcg_at_10", source="manpages",
+        eval_langs=["eng-Latn"], domains=["Programming", "Written"],
+        reference="https://www.kernel.org/doc/man-pages/",
+        description="Linux man-pages 6.03: each page's NAME line retrieves the page body "
+        "(DESCRIPTION section, first 300 words) among all 204 distinct pages.",
+    )
+
+    def build(self) -> dict[str, Any]:
+        pages = manpages.man_pages()
+        queried = pages
+        corpus_pages = pages
+        if self.tiny:
+            queried = stable_sample(pages, TINY_QUERIES, SPLIT_SEED, key=lambda p: p.id)
+            ids = {p.id for p in queried}
+            others = [p for p in stable_order(pages, SPLIT_SEED + 1, key=lambda p: p.id)
+                      if p.id not in ids]
+            keep = ids | {p.id for p in others[: self.tiny_corpus - len(ids)]}
+            corpus_pages = [p for p in pages if p.id in keep]
+        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in queried]
+        corpus = [{"id": p.id, "title": "", "text": p.body} for p in corpus_pages]
+        qrels = {f"q:{p.id}": {p.id: 1} for p in queried}
+        return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
+
+
+class DebianFAQReranking(GeckoTask, AbsTaskRetrieval):
+    """Rerank BM25's top-k FAQ answer paragraphs for each question (paragraphs of the answer = relevant).
+
+    mteb 2.x runs reranking as retrieval restricted to ``top_ranked`` candidates (its own reranking
+    tasks subclass AbsTaskRetrieval with ``type="Reranking"``; AbsTaskReranking is deprecated).
+    If BM25 misses every paragraph of the answer, the answer's first paragraph replaces the last
+    candidate, so each query has at least one positive to rank.
+    """
+
+    source = "debian-faq"
+    gecko_instruction = "question answering"
+    symmetric = False
+    top_k = 20
+    min_paragraph_words = 8
+    tiny_overrides = {"top_k": 10}
+    metadata = make_metadata(
+        name="DebianFAQReranking", type="Reranking", main_score="map_at_1000",
+        source="debian-faq", eval_langs=["eng-Latn"], domains=["Web", "Written"],
+        reference=FAQ_REF, subtypes=["Question answering"],
+        description="Debian FAQ (English) answer paragraphs (>= 8 words); for each question the "
+        "top-20 BM25 paragraphs over all sections are reranked; paragraphs of the question's own "
+        "answer are relevant. MAP main score.",
+    )
+
+    def build(self) -> dict[str, Any]:
+        entries = debian_faq.faq_entries("en")
+        paragraphs = [(f"{e.section}#{i}", e.section, p) for e in entries
+                      for i, p in enumerate(e.paragraphs)
+                      if len(p.split()) >= self.min_paragraph_words]
+        bm25 = BM25([p for _, _, p in paragraphs])
+        picked = entries
+        if self.tiny:
+            picked = stable_sample(entries, TINY_QUERIES, SPLIT_SEED, key=lambda e: e.section)
+        queries, qrels, top_ranked = [], {}, {}
+        for e in sorted(picked, key=lambda e: entries.index(e)):
+            own = [pid for pid, sec, _ in paragraphs if sec == e.section]
+            if not own:
+                continue
+            candidates = [paragraphs[i][0] for i in bm25.top_k(e.question, self.top_k)]
+            if not set(own) & set(candidates):
+                candidates[-1] = own[0]
+            qid = f"q{e.section}"
+            queries.append({"id": qid, "text": e.question})
+            qrels[qid] = {pid: 1 for pid in own}
+            top_ranked[qid] = candidates
+        used = {pid for c in top_ranked.values() for pid in c}
+        corpus = [{"id": pid, "title": "", "text": text} for pid, _, text in paragraphs
+                  if pid in used]
+        return {"default": {"test": retrieval_split(queries, corpus, qrels, top_ranked)}}
