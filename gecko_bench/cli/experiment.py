@@ -1,0 +1,49 @@
+"""``gecko-bench experiment NAME``: the Gecko ablations, tagged in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from gecko_bench import config
+from gecko_bench.experiments import EXPERIMENTS, run_experiment, verdict_lines
+
+console = Console()
+
+
+def experiment(
+    name: str = typer.Argument(..., help=f"One of: {', '.join(EXPERIMENTS)}."),
+    profile: str = typer.Option("tiny", "--profile", "-p", help="tiny | cpu | gpu"),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat each fine-tune with this many seeds."),
+    variants: Optional[list[str]] = typer.Option(
+        None, "--variant", help="Only these variants (repeatable); the reference always runs."),
+    tasks: Optional[str] = typer.Option(
+        None, "--tasks", help="Comma-separated task names instead of the profile's suite."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
+    output: Path = typer.Option(Path("results") / "experiments", "--output",
+                                help="Folder for the summary CSV."),
+) -> None:
+    """Fine-tune one student per variant (and seed) from the main job's FRet data and
+    pre-finetuned checkpoint, evaluate each, and report per-category deltas against the
+    reference variant with paired bootstrap CIs over items and seeds.
+
+    label-strategies: positive {seed, p1} x hard negative {none, random, lowest} (paper Table 3).
+    task-diversity: single task types vs all (original / uniform sampling / no unified format)
+    (paper Table 4). dims: Matryoshka vs no Matryoshka, scored at every dim.
+    """
+    from gecko_bench.report import frame_table
+
+    summary = run_experiment(name, config.resolve(profile), seeds=seeds, db_path=db,
+                             only=variants, console=console,
+                             tasks=[t.strip() for t in tasks.split(",")] if tasks else None)
+    output.mkdir(parents=True, exist_ok=True)
+    csv = output / f"{name}-{profile}.csv"
+    summary.to_csv(csv, index=False, float_format="%.3f")
+    console.print(frame_table(summary.drop(columns=["experiment"]),
+                              f"{name} ({profile} profile, {seeds} seed(s)): points 0-100"))
+    for line in verdict_lines(name, summary):
+        console.print(line)
+    console.print(f"summary written to {csv}")

@@ -1,0 +1,40 @@
+"""``gecko-bench run``: the main job, end to end and resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from gecko_bench import config
+
+console = Console()
+
+
+def run(
+    profile: str = typer.Option("tiny", "--profile", "-p",
+                                help="tiny (CI/demo, minutes on 2 cores) | cpu | gpu"),
+    db: Optional[Path] = typer.Option(None, "--db", help="Results database "
+                                      "(default results/gecko_bench.duckdb)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Override the profile's device "
+                                         "(cpu, cuda)."),
+    work_root: Optional[Path] = typer.Option(None, "--work-dir", help="Where checkpoints and "
+                                             "exported data go (default results/runs/)."),
+) -> None:
+    """Fetch assets, build FRet data with the profile's LLM, pre-finetune and fine-tune the
+    student, evaluate it with its base and the baselines at every MRL dim, store everything in
+    DuckDB and print the leaderboard and the student's gain per category.
+
+    Rerunning continues after a kill; rerunning after completion only prints the results.
+    """
+    from gecko_bench.pipeline import run_pipeline
+    from gecko_bench.report import print_pipeline_report
+
+    resolved = config.resolve(profile)
+    if device:
+        resolved.device = device
+    result = run_pipeline(resolved, db_path=db, root=work_root, console=console)
+    print_pipeline_report(result, resolved, console)
+    console.print(f"\nExplore the results: [bold]gecko-bench dashboard --db {result.db_path}[/]")

@@ -1,0 +1,155 @@
+"""The main job: assets -> FRet -> pre-finetune -> fine-tune -> evaluate -> report.
+
+Every stage is resumable on its own (FRet by batch, training from its last checkpoint, evaluation
+by finished task), and a finished stage is recorded in the store with its output, so a rerun after
+a kill continues where it stopped and a rerun after completion only prints the results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from gecko_bench import assets, config, provenance
+from gecko_bench.store import default_db_path, finish_run, start_run
+from gecko_bench.store.pipeline import finished_stages, record_stage
+
+STAGES = ("assets", "fret", "prefinetune", "finetune", "evaluate")
+
+# How each evaluated model is prompted: the student was trained on the unified Gecko format; the
+# others are evaluated the way their authors use them.
+PROMPT_STYLE = {"mpnet-base": "none", "minilm-l6": "none", "e5-small-multilingual": "e5"}
+
+
+@dataclass
+class PipelineResult:
+    pipeline_id: str
+    db_path: Path
+    outputs: dict[str, Any]
+
+    @property
+    def student(self) -> str:
+        return self.outputs["finetune"]["checkpoint"]
+
+
+def pipeline_id(profile: config.Profile) -> str:
+    """Stable id of a profile's resolved config: the same settings resume the same pipeline."""
+    blob = json.dumps(config.as_dict(profile), sort_keys=True).encode()
+    return f"pipeline-{profile.name}-{hashlib.sha256(blob).hexdigest()[:10]}"
+
+
+def work_dir(profile: config.Profile, root: Path | None = None) -> Path:
+    """Where the pipeline keeps checkpoints and exported data (git-ignored)."""
+    return (root or Path("results") / "runs") / pipeline_id(profile)
+
+
+def model_dims(model: str, requested: list[int]) -> list[int]:
+    """The requested dims the model can serve, plus its full dim."""
+    if model in assets.MODELS:
+        full = assets.get_model(model).dim
+    else:
+        from gecko_bench.assets.loaders import load_sentence_transformer
+
+        full = load_sentence_transformer(model).get_sentence_embedding_dimension()
+    return sorted({d for d in requested if d <= full} | {full}, reverse=True)
+
+
+def _stage_assets(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
+    names = {p.fret.llm, p.fret.retriever, p.train.base_model, *p.eval.baselines}
+    for name in sorted(n for n in names if n in assets.MODELS):
+        assets.fetch_model(name)
+    for source in assets.DATA_SOURCES:
+        assets.fetch_source(source)
+    return {"models": sorted(names)}
+
+
+def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
+    from gecko_bench import fret
+
+    dataset_id = fret.build(p.fret, db_path=db, device=p.device)
+    jsonl = wd / "fret_train.jsonl"
+    rows = fret.export_training_jsonl(dataset_id, jsonl, positive=p.train.positive,
+                                      negative=p.train.negative, db_path=db)
+    return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows}
+
+
+def _stage_prefinetune(p: config.Profile, out: dict, wd: Path, db: Path,
+                       console: Console) -> dict:
+    import trainers
+
+    ckpt = trainers.prefinetune(p.train, wd / "prefinetune", db_path=db, device=p.device)
+    return {"checkpoint": str(ckpt)}
+
+
+def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
+    import trainers
+
+    ckpt = trainers.finetune(p.train, Path(out["fret"]["jsonl"]),
+                             init_checkpoint=out["prefinetune"]["checkpoint"],
+                             out_dir=wd / "finetune", db_path=db, device=p.device,
+                             fret_dataset_id=out["fret"]["dataset_id"])
+    return {"checkpoint": str(ckpt)}
+
+
+def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
+    from gecko_bench.eval import evaluate
+
+    student = out["finetune"]["checkpoint"]
+    models = [p.train.base_model, student] + [m for m in p.eval.baselines
+                                              if m != p.train.base_model]
+    runs = {}
+    for model in models:
+        style = "gecko" if model == student else PROMPT_STYLE.get(model, "none")
+        console.print(f"[bold]evaluate[/] {model} on {p.eval.suite} ({style} prompts)")
+        runs[model] = evaluate(model, suite=p.eval.suite, dims=model_dims(model, p.eval.dims),
+                               prompt_style=style, db_path=db, device=p.device,
+                               batch_size=p.eval.batch_size)
+    return {"runs": runs, "models": models}
+
+
+STAGE_FUNCS: dict[str, Callable[..., dict]] = {
+    "assets": _stage_assets, "fret": _stage_fret, "prefinetune": _stage_prefinetune,
+    "finetune": _stage_finetune, "evaluate": _stage_evaluate,
+}
+
+
+def run_pipeline(profile: config.Profile, db_path: Path | None = None,
+                 root: Path | None = None, console: Console | None = None,
+                 stages: tuple[str, ...] = STAGES) -> PipelineResult:
+    """Run (or resume) the main job's `stages` (default: all) for `profile`."""
+    console = console or Console()
+    db = Path(db_path) if db_path else default_db_path()
+    pid = pipeline_id(profile)
+    wd = work_dir(profile, root)
+    wd.mkdir(parents=True, exist_ok=True)
+    done = finished_stages(pid, db)
+    if all(s in done for s in stages):
+        if stages == STAGES:
+            console.print(f"[green]{pid} already complete[/]: printing stored results")
+        return PipelineResult(pid, db, done)
+    run_id = start_run("pipeline", config.as_dict(profile), provenance.collect(profile.device),
+                       profile=profile.name, db_path=db)
+    durations: dict[str, float] = {}
+    try:
+        for stage in stages:
+            if stage in done:
+                console.print(f"[dim]stage {stage}: done earlier, skipped[/]")
+                continue
+            console.rule(f"stage {stage}")
+            t0 = time.perf_counter()
+            done[stage] = STAGE_FUNCS[stage](profile, done, wd, db, console)
+            durations[stage] = time.perf_counter() - t0
+            record_stage(pid, stage, done[stage], durations[stage], db)
+            console.print(f"stage {stage} finished in {durations[stage]:.0f} s")
+    except BaseException as exc:
+        finish_run(run_id, "failed", durations, error=repr(exc)[:500], db_path=db)
+        raise
+    finish_run(run_id, "finished", durations, db_path=db)
+    return PipelineResult(pid, db, done)
