@@ -1,0 +1,39 @@
+"""LLM backends behind one interface: ``generate`` and ``logprobs`` (see base.LLM).
+
+``load_llm(name, backend)`` picks one: ``transformers`` (default), ``llamacpp``, ``vllm`` or
+``http`` (``name`` is then ``URL`` or ``URL#model``). Optional backends import their libraries
+lazily and say how to install them.
+"""
+
+from __future__ import annotations
+
+from gecko_bench.errors import InputError
+from gecko_bench.llm.base import LLM
+
+BACKENDS = ("transformers", "llamacpp", "vllm", "http")
+
+
+def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
+             batch_size: int = 8) -> LLM:
+    """An LLM by registered name / .gguf path (or server URL for ``http``)."""
+    if backend == "transformers":
+        from gecko_bench.llm.transformers_backend import TransformersLLM
+
+        return TransformersLLM(name, device=device, batch_size=batch_size)
+    if backend == "llamacpp":
+        from gecko_bench.llm.llamacpp_backend import LlamaCppLLM
+
+        return LlamaCppLLM(name)
+    if backend == "vllm":
+        from gecko_bench.llm.vllm_backend import VllmLLM
+
+        return VllmLLM(name)
+    if backend == "http":
+        from gecko_bench.llm.http_backend import HttpLLM
+
+        url, _, model = name.partition("#")
+        return HttpLLM(url, model=model or "default", batch_size=batch_size)
+    raise InputError(f"unknown LLM backend {backend!r}; valid: {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "LLM", "load_llm"]

@@ -1,0 +1,92 @@
+"""LLM backends on the real smollm2-135m GGUF: batched scoring, HTTP, llama.cpp, bad files."""
+
+import importlib.util
+import threading
+
+import pytest
+
+from gecko_bench.assets import AssetError, MODELS
+from gecko_bench.llm import load_llm
+from gecko_bench.llm.http_backend import HttpLLM
+from gecko_bench.llm.serve import make_server
+
+PREFIX = ("Passage: Paris is the capital and largest city of France.\n"
+          "Query: what is the capital of france\n\n")
+PROMPTS = ["Passage: The cat sat on the mat and purred loudly all afternoon.\nQuery:",
+           "Passage: Photosynthesis lets plants turn sunlight, water and carbon dioxide into "
+           "sugar.\nQuery:",
+           "Passage: Debian is a free operating system.\nQuery:"]
+CONTS = [" where did the cat sit", " how do plants make food from light", " what is debian"]
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return load_llm("smollm2-135m", batch_size=2)
+
+
+def test_batched_shared_prefix_matches_one_at_a_time(llm):
+    batched = llm.logprobs(PROMPTS, CONTS, prefix=PREFIX, reduce="none")
+    for prompt, cont, got in zip(PROMPTS, CONTS, batched):
+        (alone,) = llm.logprobs([PREFIX + prompt], [cont], reduce="none")
+        assert len(got) == len(alone) == len(llm.encode(cont, first=False))
+        assert got == pytest.approx(alone, abs=1e-3)
+    means = llm.logprobs(PROMPTS, CONTS, prefix=PREFIX)
+    assert means[0] == pytest.approx(sum(batched[0]) / len(batched[0]))
+    # a matching query is likelier than a mismatched one under the same passage
+    wrong = llm.logprobs(PROMPTS, CONTS[1:] + CONTS[:1], prefix=PREFIX)
+    assert sum(m > w for m, w in zip(means, wrong)) >= 2
+
+
+def test_generate_is_seeded_and_stops(llm):
+    prompts = [PREFIX + p for p in PROMPTS[:2]]
+    a = llm.generate(prompts, max_new_tokens=16, temperature=0.8, seed=5, stop=("\n",))
+    assert a == llm.generate(prompts, max_new_tokens=16, temperature=0.8, seed=5, stop=("\n",))
+    assert all(isinstance(t, str) and "\n" not in t for t in a)
+    greedy = llm.generate(prompts[:1], max_new_tokens=12, temperature=0, stop=("\n",))
+    assert greedy[0].strip() and greedy == llm.generate(prompts[:1], max_new_tokens=12,
+                                                        temperature=0, stop=("\n",))
+
+
+def test_http_backend_against_local_server(llm):
+    server = make_server(llm)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        http = HttpLLM(f"http://127.0.0.1:{server.server_address[1]}/v1", model="smollm2")
+        remote = http.logprobs(PROMPTS, CONTS, prefix=PREFIX)
+        local = llm.logprobs(PROMPTS, CONTS, prefix=PREFIX)
+        assert remote == pytest.approx(local, abs=1e-3)
+        prompt = [PREFIX + PROMPTS[0]]
+        assert http.generate(prompt, max_new_tokens=12, temperature=0, stop=("\n",)) == \
+            llm.generate(prompt, max_new_tokens=12, temperature=0, stop=("\n",))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                    reason="llama-cpp-python not installed (optional extra)")
+def test_llamacpp_agrees_with_transformers(llm):
+    cpp = load_llm("smollm2-135m", backend="llamacpp")
+    assert cpp.logprobs(PROMPTS, CONTS, prefix=PREFIX) == pytest.approx(
+        llm.logprobs(PROMPTS, CONTS, prefix=PREFIX), abs=0.15)
+
+
+def test_missing_and_corrupt_gguf_fail_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("GECKO_BENCH_HOME", str(tmp_path))
+    with pytest.raises(AssetError, match="not fetched yet"):
+        load_llm("smollm2-135m")
+    folder = tmp_path / "models" / "smollm2-135m"
+    folder.mkdir(parents=True)
+    (folder / ".complete").write_text("stamp")
+    (folder / MODELS["smollm2-135m"].weight_file).write_bytes(b"GGUF" + b"\0" * 1000)
+    with pytest.raises(AssetError, match="sha256 mismatch"):
+        load_llm("smollm2-135m")
+    assert not (folder / ".complete").exists()
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf file")
+    with pytest.raises(AssetError, match="could not load"):
+        load_llm(str(bad))
+    with pytest.raises(AssetError, match="no LLM named"):
+        load_llm(str(tmp_path / "absent.gguf"))
+    assert not (tmp_path / "llm-cache").exists()
