@@ -45,6 +45,13 @@ class TrainConfig:
     task_sampling: str = "original"
     unified_format: bool = True
     seed: int = 0
+    max_seq_length: int = 64
+    warmup_ratio: float = 0.1
+    logging_steps: int = 1
+    save_steps: int = 10
+    mini_batch_size: int = 0  # >0: GradCache (cached loss) with this mini-batch size
+    classification_per_task: int = 64  # (x, x+, x-) triples per classification train split
+    other_hard_negatives: bool = False  # True: also score other queries' hard negatives
 
 
 @dataclass
@@ -78,7 +85,7 @@ def _cpu() -> Profile:
     return Profile(
         name="cpu",
         fret=FretConfig(llm="gemma3-270m", n_seeds=400, batch_size=8),
-        train=TrainConfig(prefinetune_steps=200, finetune_steps=300),
+        train=TrainConfig(prefinetune_steps=200, finetune_steps=300, max_seq_length=128),
         eval=EvalConfig(suite="gecko-offline-v1"),
     )
 
@@ -89,7 +96,7 @@ def _gpu() -> Profile:
         device="cuda",
         fret=FretConfig(llm="gemma3-270m", n_seeds=5000, batch_size=64),
         train=TrainConfig(prefinetune_steps=1000, prefinetune_batch_size=256,
-                          finetune_steps=2000, finetune_batch_size=128),
+                          finetune_steps=2000, finetune_batch_size=128, max_seq_length=256),
         eval=EvalConfig(suite="gecko-offline-v1", batch_size=256),
     )
 

@@ -1,0 +1,9 @@
+"""Gecko trainers: pre-finetuning, the fine-tuning mixture, the eq. 3 loss with Matryoshka dims,
+checkpoints with manifests and lineage in the store.
+
+Entry points (stable, called by the main job): :func:`prefinetune` and :func:`finetune`.
+"""
+
+from trainers.stages import finetune, prefinetune
+
+__all__ = ["finetune", "prefinetune"]

@@ -1,7 +1,9 @@
 """The results store: the only code that speaks SQL to DuckDB (see core.py)."""
 
+from gecko_bench.store import pipeline  # noqa: F401  (registers its tables)
 from gecko_bench.store import runs  # noqa: F401  (registers its tables)
 from gecko_bench.store import scores  # noqa: F401  (registers its tables)
+from gecko_bench.store import training  # noqa: F401  (registers its tables)
 from gecko_bench.store.core import (
     DEFAULT_DB,
     SCHEMA_VERSION,

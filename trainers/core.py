@@ -1,0 +1,295 @@
+"""One training run on top of SentenceTransformerTrainer: resume, checkpoint, manifest, lineage.
+
+A run writes into its output folder ``out``:
+- ``train_state.json`` while running (the config key and key material; lets a rerun resume),
+- ``_trainer/checkpoint-N`` (HF Trainer checkpoints with optimizer state, every ``save_steps``),
+- at the end the sentence-transformers model files and ``manifest.json``; the two scratch
+  items above are then removed. A folder with a manifest of the same key is reused as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gecko_bench.errors import InputError
+from trainers.data import check_columns
+
+MANIFEST = "manifest.json"
+STATE = "train_state.json"
+TRAINER_DIR = "_trainer"
+
+ProgressFn = Callable[[int, int, "float | None"], None]
+
+
+@dataclass
+class RunSpec:
+    """Everything one training run needs besides the dataset and the loss."""
+
+    stage: str                      # prefinetune | finetune
+    init: str                       # registered model name or checkpoint folder
+    out: Path
+    steps: int
+    batch_size: int
+    key_material: dict[str, Any]    # what decides the result; hashed into the checkpoint key
+    manifest_extra: dict[str, Any] = field(default_factory=dict)
+    fret_dataset_id: str | None = None
+    profile: str | None = None
+    experiment: str | None = None
+    variant: str | None = None
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.key_material, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def check_out_dir(spec: RunSpec) -> dict[str, Any] | None:
+    """The finished manifest to reuse, None to (re)start/resume; InputError if incompatible."""
+    for name, what in ((MANIFEST, "a finished"), (STATE, "an unfinished")):
+        path = spec.out / name
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        if data.get("checkpoint_key") == spec.key:
+            return data if name == MANIFEST else None
+        changes = _diff(data.get("key_material", {}), spec.key_material)
+        raise InputError(
+            f"{spec.out} holds {what} {data.get('stage', 'training')} run with a different "
+            f"config ({'; '.join(changes[:4]) or 'different inputs'}); it cannot be "
+            "resumed or reused: choose another output folder or delete it")
+    return None
+
+
+def resolve_device(device: str) -> str:
+    """'cpu' or a CUDA device; InputError when CUDA is asked for but absent."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for but torch sees no CUDA GPU; use --device cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise InputError(f"unknown device {device!r}; use cpu or cuda[:N]")
+    return device
+
+
+def model_lineage(init: str) -> dict[str, Any]:
+    """Ids and names of the init checkpoint and its base (from its manifest, if ours)."""
+    from gecko_bench.assets.loaders import resolve_st_path
+    from gecko_bench.provenance import checkpoint_id
+
+    path = resolve_st_path(init)
+    parent_id = checkpoint_id(path)
+    manifest = path / MANIFEST
+    if manifest.exists():
+        m = json.loads(manifest.read_text())
+        return {"parent_path": str(path), "parent_model_id": parent_id,
+                "parent_name": m["name"], "base_model": m["base_model"],
+                "base_model_id": m["base_model_id"]}
+    name = init if not Path(init).exists() else path.name
+    return {"parent_path": str(path), "parent_model_id": parent_id, "parent_name": name,
+            "base_model": name, "base_model_id": parent_id}
+
+
+def _make_callback(run_id: str, db_path, progress: ProgressFn | None):
+    """Logs every logged step to the store (flushed at each save and at the end)."""
+    from transformers import TrainerCallback
+
+    from gecko_bench.store import training as store
+
+    class LossToStore(TrainerCallback):
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+            self.last_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                self.last_loss = float(logs["loss"])
+                self.rows.append({"step": state.global_step, "epoch": logs.get("epoch"),
+                                  "loss": self.last_loss,
+                                  "learning_rate": logs.get("learning_rate"),
+                                  "grad_norm": logs.get("grad_norm")})
+
+        def flush(self) -> None:
+            store.add_loss_rows(run_id, self.rows, db_path=db_path)
+            self.rows = []
+
+        def on_save(self, args, state, control, **kw):
+            self.flush()
+
+        def on_step_end(self, args, state, control, **kw):
+            if progress is not None:
+                progress(state.global_step, state.max_steps, self.last_loss)
+
+    return LossToStore()
+
+
+def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **over):
+    """The SentenceTransformerTrainingArguments both our runs and the perf baseline share."""
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    cuda = device.startswith("cuda")
+    # warmup_steps: a float below 1 is a ratio of max_steps (transformers 5)
+    kw = dict(output_dir=str(out), max_steps=steps, per_device_train_batch_size=batch_size,
+              learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
+              logging_steps=cfg.logging_steps, save_strategy="steps",
+              save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed,
+              bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
+              report_to="none", dataloader_drop_last=True, disable_tqdm=True)
+    kw.update(over)
+    return SentenceTransformerTrainingArguments(**kw)
+
+
+def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
+                 device: str = "cpu", db_path=None, progress: ProgressFn | None = None) -> Path:
+    """Train (or resume, or reuse) and return the checkpoint folder ``spec.out``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from gecko_bench import provenance
+    from gecko_bench.assets.loaders import load_sentence_transformer
+    from gecko_bench.config import as_dict
+    from gecko_bench.store import finish_run, start_run
+    from gecko_bench.store import training as store
+
+    spec.out = Path(spec.out)
+    finished = check_out_dir(spec)
+    lineage = model_lineage(spec.init)
+    if finished is not None:
+        _register(finished, spec.out, db_path)
+        return spec.out
+    device = resolve_device(device)
+    check_columns(dataset)
+    if len(dataset) < spec.steps * spec.batch_size:
+        raise InputError(f"{len(dataset)} examples cannot fill {spec.steps} batches of "
+                         f"{spec.batch_size}")
+    spec.out.mkdir(parents=True, exist_ok=True)
+    (spec.out / STATE).write_text(json.dumps(
+        {"stage": spec.stage, "checkpoint_key": spec.key, "key_material": spec.key_material},
+        indent=1, default=str))
+    trainer_dir = spec.out / TRAINER_DIR
+    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    resumed_from = int(last.rsplit("-", 1)[1]) if last else 0
+
+    model = load_sentence_transformer(lineage["parent_path"], device=device)
+    model.max_seq_length = cfg.max_seq_length
+    model.model_card_data.generate_widget_examples = False  # encodes examples: slow, unused
+    loss = make_loss(model)
+    config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
+              "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
+              **{k: v for k, v in spec.manifest_extra.items() if k != "mixture"}}
+    run_id = start_run(spec.stage, config, provenance.collect(device), profile=spec.profile,
+                       experiment=spec.experiment, variant=spec.variant, db_path=db_path)
+    store.record_train_run(run_id, spec.stage, spec.key, str(spec.out.resolve()),
+                           lineage["parent_model_id"], spec.fret_dataset_id, resumed_from,
+                           spec.steps, spec.batch_size, spec.manifest_extra.get("mixture", {}),
+                           db_path=db_path)
+    callback = _make_callback(run_id, db_path, progress)
+    t0 = time.perf_counter()
+    try:
+        from sentence_transformers import SentenceTransformerTrainer
+        from transformers.trainer_callback import PrinterCallback
+
+        from trainers.sampler import SequentialBatchSampler
+
+        args = training_args(trainer_dir, cfg, spec.steps, spec.batch_size, device,
+                             batch_sampler=SequentialBatchSampler)
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
+                                             loss=loss, callbacks=[callback])
+        trainer.remove_callback(PrinterCallback)  # we log to the store and a progress bar
+        try:
+            trainer.train(resume_from_checkpoint=last)
+        except (RuntimeError, ValueError) as exc:
+            raise _explain(exc, spec, last) from exc
+        callback.flush()
+        train_s = time.perf_counter() - t0
+        model.save(str(spec.out))
+        model_id = provenance.checkpoint_id(spec.out)
+        done = spec.steps - resumed_from
+        manifest = {
+            "format": 1, "stage": spec.stage, "checkpoint_key": spec.key,
+            "name": _name(lineage["base_model"], spec, model_id),
+            "model_id": model_id, "base_model": lineage["base_model"],
+            "base_model_id": lineage["base_model_id"], "parent": lineage["parent_name"],
+            "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
+            "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run_id,
+            "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": spec.steps,
+            "resumed_from_step": resumed_from, "final_loss": callback.last_loss,
+            "samples_per_s": done * spec.batch_size / train_s if done else None,
+            "dim": model.get_embedding_dimension(),
+            "n_params": sum(p.numel() for p in model.parameters()),
+            "config": as_dict(cfg), "device": device, "key_material": spec.key_material,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **spec.manifest_extra,
+        }
+        _register(manifest, spec.out, db_path)
+        tmp = spec.out / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1, default=str))
+        os.replace(tmp, spec.out / MANIFEST)
+    except BaseException as exc:
+        finish_run(run_id, "failed", {"train_s": time.perf_counter() - t0},
+                   error=f"{type(exc).__name__}: {exc}", db_path=db_path)
+        raise
+    finish_run(run_id, "finished", {"train_s": train_s}, db_path=db_path)
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    (spec.out / STATE).unlink(missing_ok=True)
+    return spec.out
+
+
+def _name(base: str, spec: RunSpec, model_id: str) -> str:
+    parts = [Path(base).name, spec.stage] + ([spec.variant] if spec.variant else [])
+    return "-".join(parts + [model_id[:8]])
+
+
+def _explain(exc: Exception, spec: RunSpec, last: str | None) -> Exception:
+    """Turn the errors a user can fix into one clear InputError."""
+    text = str(exc)
+    if "out of memory" in text.lower() or "can't allocate memory" in text.lower():
+        return InputError(
+            f"a batch of {spec.batch_size} does not fit in device memory: lower the batch "
+            "size, lower max_seq_length, or keep the batch and set mini_batch_size (GradCache, "
+            "e.g. --mini-batch-size 32) so only that many texts are encoded with gradients at once")
+    if last and ("size mismatch" in text or "state_dict" in text or "checkpoint" in text):
+        return InputError(f"cannot resume from {last}: {text.splitlines()[0]}; delete "
+                          f"{spec.out / TRAINER_DIR} to start over")
+    return exc
+
+
+def _register(manifest: dict[str, Any], out: Path, db_path) -> None:
+    """Models rows (parent, base if missing; the checkpoint) + the run's final figures."""
+    from gecko_bench.store import transaction, upsert_model
+    from gecko_bench.store import training as store
+
+    with transaction(db_path) as con:
+        for role in ("base", "parent"):
+            mid = manifest[f"{role}_model_id"]
+            if not store.model_registered(mid, con):
+                name = manifest["base_model"] if role == "base" else manifest["parent"]
+                path = manifest["parent_path"] if mid == manifest["parent_model_id"] else None
+                upsert_model(mid, name, path=path, kind="sentence-transformers", con=con)
+        upsert_model(manifest["model_id"], manifest["name"], path=str(out.resolve()),
+                     kind="sentence-transformers", base_model_id=manifest["base_model_id"],
+                     parent_model_id=manifest["parent_model_id"],
+                     train_run_id=manifest["train_run_id"],
+                     fret_dataset_id=manifest.get("fret_dataset_id"),
+                     n_params=manifest["n_params"], dim=manifest["dim"], con=con)
+        store.finish_train_run(manifest["train_run_id"], manifest["model_id"], manifest["steps"],
+                               manifest["final_loss"], manifest.get("samples_per_s"), con=con)

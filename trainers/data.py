@@ -1,0 +1,259 @@
+"""Training data: the strict FRet JSONL reader, classification triples, pre-finetuning pairs,
+the fine-tuning mixture and the (anchor, positive, negative) dataset the loss consumes.
+
+sentence-transformers losses read columns by *position*, not name: a dataset whose columns come
+out as (anchor, negative, positive) trains towards the negative without any error. Every dataset
+built here goes through :func:`to_dataset`, and :func:`check_columns` refuses anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gecko_bench.errors import InputError
+from gecko_bench.text_format import format_document, format_query
+
+COLUMNS = ("anchor", "positive", "negative")
+FRET_KEYS = {"id": str, "task": str, "task_type": str, "query": str, "positive": str,
+             "positive_title": str, "negative": (str, type(None)),
+             "negative_title": (str, type(None)), "source": str}
+SAMPLING = ("original", "uniform")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example in Gecko's (task, query, positive, negative) format.
+
+    ``symmetric`` examples (classification triples, paraphrase pairs) render every side with the
+    query form; retrieval examples render positive/negative as documents.
+    """
+
+    id: str
+    task: str
+    task_type: str
+    query: str
+    positive: str
+    source: str
+    positive_title: str = ""
+    negative: str | None = None
+    negative_title: str | None = None
+    symmetric: bool = False
+
+
+def read_fret_jsonl(path: str | Path) -> list[Example]:
+    """Read FRet training rows; any malformed line raises InputError naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"FRet training file {path} does not exist")
+    out: list[Example] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got "
+                                 f"{type(row).__name__}")
+            missing = sorted(set(FRET_KEYS) - set(row))
+            if missing:
+                raise InputError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
+            for key, typ in FRET_KEYS.items():
+                if not isinstance(row[key], typ):
+                    raise InputError(f"{path}:{lineno}: {key!r} has type "
+                                     f"{type(row[key]).__name__}")
+            for key in ("task", "query", "positive"):
+                if not row[key].strip():
+                    raise InputError(f"{path}:{lineno}: {key!r} is empty")
+            out.append(Example(**{k: row[k] for k in FRET_KEYS}))
+    if not out:
+        raise InputError(f"FRet training file {path} is empty")
+    return out
+
+
+def classification_triples(sets: dict[str, list[tuple[str, Any]]], per_task: int,
+                           seed: int = 0) -> list[Example]:
+    """(x, x+ same label, x- other label) per classification train split (Gecko sec. 3.3).
+
+    A unique id is appended to all three texts of a triple: two triples of the same task in one
+    batch would otherwise make each other's x+ a false in-batch negative (the paper's fix).
+    """
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for task, rows in sorted(sets.items()):
+        by_label: dict[Any, list[str]] = {}
+        for text, label in rows:
+            by_label.setdefault(label, []).append(text)
+        labels = [lab for lab, texts in by_label.items() if len(texts) >= 2]
+        if len(by_label) < 2 or not labels:
+            continue
+        for k in range(per_task):
+            label = rng.choice(labels)
+            x, x_pos = rng.sample(by_label[label], 2)
+            x_neg = rng.choice(by_label[rng.choice([lab for lab in by_label if lab != label])])
+            uid = f"{task}-{k}"
+            out.append(Example(id=uid, task=f"Classify the {task} text", task_type="classification",
+                               query=f"{x} [{uid}]", positive=f"{x_pos} [{uid}]",
+                               negative=f"{x_neg} [{uid}]", source=f"classification:{task}",
+                               symmetric=True))
+    return out
+
+
+def prefinetune_pairs(wiki: Iterable[tuple[str, str, str]],
+                      books: Iterable[tuple[str, int, str]]) -> list[Example]:
+    """Pre-finetuning pairs with a dataset-specific task string (no hard negatives).
+
+    - Wikipedia: section heading (with page title; the lead section is the title) -> text.
+    - Books: a paragraph -> the next paragraph of the same book.
+    """
+    out: list[Example] = []
+    for i, (page, heading, text) in enumerate(wiki):
+        out.append(Example(id=f"wiki-{i}", task="Given a Wikipedia section heading, retrieve "
+                           "the section", task_type="pretrain-wiki", query=f"{page}: {heading}" if heading else page,
+                           positive=text, positive_title=page, source="wikipedia_sections"))
+    prev: tuple[str, int, str] | None = None
+    for book, idx, text in books:
+        if prev is not None and prev[0] == book and idx == prev[1] + 1:
+            out.append(Example(id=f"book-{book}-{idx}", task="Given a paragraph of a novel, "
+                               "retrieve the paragraph that follows it", task_type="pretrain-book",
+                               query=prev[2], positive=text, positive_title=book,
+                               source="book_paragraphs"))
+        prev = (book, idx, text)
+    return out
+
+
+@dataclass
+class Mixture:
+    """The ordered training stream and what it is made of (recorded with the checkpoint)."""
+
+    examples: list[Example]
+    composition: dict[str, Any]
+
+
+def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size: int,
+                  sampling: str = "original", seed: int = 0,
+                  task_types: Sequence[str] | None = None) -> Mixture:
+    """Sample `n_examples` in batch order from task-type groups.
+
+    Each slot draws a group - proportionally to its size (``original``) or with equal
+    probability (``uniform``) - then the group's next example from a shuffled queue (refilled
+    when exhausted). No example repeats inside a batch. ``task_types`` keeps only those groups.
+    """
+    if sampling not in SAMPLING:
+        raise InputError(f"unknown task sampling {sampling!r}; choose {' or '.join(SAMPLING)}")
+    groups = {k: v for k, v in groups.items() if v}
+    if task_types is not None:
+        unknown = sorted(set(task_types) - set(groups))
+        if unknown:
+            raise InputError(f"unknown task type(s) {', '.join(unknown)}; available: "
+                             f"{', '.join(sorted(groups))}")
+        groups = {k: groups[k] for k in task_types}
+    total = sum(len(v) for v in groups.values())
+    if total < batch_size:
+        raise InputError(f"only {total} training examples for a batch of {batch_size}: lower "
+                         "the batch size or add data")
+    rng = random.Random(seed)
+    names = sorted(groups)
+    weights = [len(groups[n]) if sampling == "original" else 1.0 for n in names]
+    queues: dict[str, list[Example]] = {n: [] for n in names}
+
+    def pick(name: str, seen: set[str]) -> Example | None:
+        """The group's next example not yet in this batch (refilling the queue as needed)."""
+        queue = queues[name]
+        for _ in range(2):
+            for i in range(len(queue) - 1, -1, -1):
+                if queue[i].id not in seen:
+                    return queue.pop(i)
+            queue[:0] = rng.sample(groups[name], len(groups[name]))
+        return None  # every example of this group is already in the batch
+
+    stream: list[Example] = []
+    while len(stream) < n_examples:
+        seen: set[str] = set()
+        full: set[str] = set()
+        while len(seen) < min(batch_size, n_examples - len(stream)):
+            live = [(n, w) for n, w in zip(names, weights) if n not in full]
+            name = rng.choices([n for n, _ in live], [w for _, w in live])[0]
+            ex = pick(name, seen)
+            if ex is None:
+                full.add(name)
+                continue
+            seen.add(ex.id)
+            stream.append(ex)
+    drawn = Counter(ex.task_type for ex in stream)
+    composition = {
+        "sampling": sampling,
+        "task_types": sorted(groups),
+        "available": {n: len(groups[n]) for n in names},
+        "drawn": {n: drawn.get(n, 0) for n in names},
+        "sources": dict(sorted(Counter(ex.source.split(":")[0] for ex in stream).items())),
+        "unique_examples": len({ex.id for ex in stream}),
+        "n_examples": len(stream),
+    }
+    return Mixture(stream, composition)
+
+
+def render(ex: Example, unified: bool = True) -> dict[str, str | None]:
+    """The texts the encoder sees, via the shared unified format."""
+    def side(text: str | None, title: str | None) -> str | None:
+        if text is None:
+            return None
+        if ex.symmetric:
+            return format_query(text, ex.task, unified)
+        return format_document(text, title or "", unified)
+
+    return {"anchor": format_query(ex.query, ex.task, unified),
+            "positive": side(ex.positive, ex.positive_title),
+            "negative": side(ex.negative, ex.negative_title)}
+
+
+def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True):
+    """A ``datasets.Dataset`` with columns exactly (anchor, positive[, negative]), in order.
+
+    Examples without a hard negative get the positive of another example of the same task type
+    (an extra in-batch-style negative) so that the batch keeps one column layout; the mixture
+    composition counts them as ``negatives_filled``.
+    """
+    from datasets import Dataset
+
+    rows = [render(ex, unified) for ex in examples]
+    cols = COLUMNS if with_negative else COLUMNS[:2]
+    if with_negative:
+        rng = random.Random(len(rows))
+        by_type: dict[str, list[int]] = {}
+        for i, ex in enumerate(examples):
+            by_type.setdefault(ex.task_type, []).append(i)
+        for i, (ex, row) in enumerate(zip(examples, rows)):
+            if row["negative"] is None:
+                pool = [j for j in by_type[ex.task_type] if examples[j].id != ex.id] or \
+                       [j for j in range(len(rows)) if examples[j].id != ex.id]
+                row["negative"] = rows[rng.choice(pool)]["positive"]
+    ds = Dataset.from_dict({c: [r[c] for r in rows] for c in cols})
+    check_columns(ds)
+    return ds
+
+
+def check_columns(dataset) -> None:
+    """Refuse a dataset whose columns are not (anchor, positive[, negative]) in that order."""
+    names = tuple(dataset.column_names)
+    if names not in (COLUMNS, COLUMNS[:2]):
+        raise InputError(f"training columns are {names}; the loss reads them by position and "
+                         f"needs {COLUMNS} (or the first two) in that order")
+
+
+def negatives_filled(examples: Sequence[Example]) -> int:
+    """How many examples had no hard negative (see :func:`to_dataset`)."""
+    return sum(ex.negative is None for ex in examples)
+
+
+def example_dicts(examples: Sequence[Example]) -> list[dict[str, Any]]:
+    """Plain dicts (for writing a FRet-format file or debugging)."""
+    return [asdict(ex) for ex in examples]

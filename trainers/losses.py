@@ -1,0 +1,122 @@
+"""Gecko's contrastive loss (paper eq. 3) on top of sentence-transformers, with Matryoshka dims.
+
+Eq. 3, for query q_i with positive p_i and hard negative p_i^-:
+
+    L = -1/B sum_i log( e^{s(q_i,p_i)/t} /
+          ( sum_j e^{s(q_i,p_j)/t} + e^{s(q_i,p_i^-)/t} + sum_{j!=i} e^{s(q_i,q_j)/t} ) )
+
+sentence-transformers' ``MultipleNegativesRankingLoss(directions=("query_to_doc",
+"query_to_query"))`` computes this with one difference: its query->doc block also scores q_i
+against the *other* queries' hard negatives p_j^- (j != i). :class:`GeckoLoss` keeps the library
+class (config, Matryoshka and trainer integration) and only overrides the score assembly to mask
+those columns when ``other_hard_negatives=False`` (the paper's exact form, our default);
+``other_hard_negatives=True`` is the library's computation unchanged. tests/test_train_loss.py
+checks both against a numpy computation of the formulas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from sentence_transformers.sentence_transformer.losses import (
+    CachedMultipleNegativesRankingLoss,
+    MatryoshkaLoss,
+    MultipleNegativesRankingLoss,
+)
+from sentence_transformers.util import all_gather_with_grad, get_rank
+from torch import Tensor, nn
+
+GECKO_DIRECTIONS = ("query_to_doc", "query_to_query")
+
+
+def _gecko_loss(loss: MultipleNegativesRankingLoss, embeddings: list[Tensor]) -> Tensor:
+    """Eq. 3 with only the query's own hard negative(s) in its denominator."""
+    queries, docs = embeddings[0], embeddings[1:]
+    batch_size = queries.size(0)
+    offset = 0
+    if loss.gather_across_devices:  # same gathering as the library (negatives across GPUs)
+        queries = all_gather_with_grad(queries)
+        docs = [all_gather_with_grad(d) for d in docs]
+        offset = get_rank() * batch_size
+    local = torch.arange(offset, offset + batch_size, device=queries.device)
+    rows = torch.arange(batch_size, device=queries.device)
+    local_queries = queries[local]
+    q_to_pos = loss.similarity_fct(local_queries, docs[0]) * loss.scale          # (B, W)
+    own_neg = [loss.similarity_fct(local_queries, d[local])[rows, rows] * loss.scale
+               for d in docs[1:]]                                                 # n x (B,)
+    q_to_q = loss.similarity_fct(local_queries, queries) * loss.scale             # (B, W)
+    q_to_q[rows, local] = -torch.inf
+    scores = torch.cat([q_to_pos, *(n.unsqueeze(1) for n in own_neg), q_to_q], dim=1)
+    return -(q_to_pos[rows, local] - torch.logsumexp(scores, dim=1)).mean()
+
+
+class GeckoLoss(MultipleNegativesRankingLoss):
+    """Gecko eq. 3: in-batch positives + own hard negative + same-tower (query) negatives.
+
+    Columns must be (anchor=query, positive, negative); pairs (anchor, positive) also work
+    (pre-finetuning: in-batch negatives only, pass ``same_tower=False``).
+    """
+
+    def __init__(self, model, temperature: float = 0.05, same_tower: bool = True,
+                 other_hard_negatives: bool = False, gather_across_devices: bool = False) -> None:
+        directions = GECKO_DIRECTIONS if same_tower else ("query_to_doc",)
+        super().__init__(model, scale=1.0 / temperature, directions=directions,
+                         gather_across_devices=gather_across_devices)
+        self.other_hard_negatives = other_hard_negatives
+
+    def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        if (self.other_hard_negatives or len(embeddings) < 3
+                or self.directions != GECKO_DIRECTIONS):
+            return super().compute_loss_from_embeddings(embeddings, labels)
+        return _gecko_loss(self, embeddings)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "other_hard_negatives": self.other_hard_negatives}
+
+
+class CachedGeckoLoss(CachedMultipleNegativesRankingLoss):
+    """GradCache version of :class:`GeckoLoss` for batches larger than memory allows.
+
+    Embeddings are computed in mini-batches without a graph, the loss and its gradient w.r.t. the
+    embeddings are computed once over the whole batch (the (B x 3B) score matrix is small next to
+    the encoder's activations), then the encoder is re-run per mini-batch with those gradients.
+    """
+
+    def __init__(self, model, temperature: float = 0.05, same_tower: bool = True,
+                 other_hard_negatives: bool = False, mini_batch_size: int = 32,
+                 gather_across_devices: bool = False) -> None:
+        super().__init__(model, scale=1.0 / temperature, mini_batch_size=mini_batch_size,
+                         directions=GECKO_DIRECTIONS if same_tower else ("query_to_doc",),
+                         gather_across_devices=gather_across_devices)
+        self.loss = GeckoLoss(model, temperature, same_tower, other_hard_negatives,
+                              gather_across_devices)
+
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
+                       with_backward: bool = False) -> Tensor:
+        loss = self.loss.compute_loss_from_embeddings([torch.cat(r) for r in reps], labels)
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "other_hard_negatives": self.loss.other_hard_negatives}
+
+
+def build_loss(model, temperature: float = 0.05, mrl_dims: list[int] | None = None,
+               same_tower: bool = True, mini_batch_size: int | None = None,
+               other_hard_negatives: bool = False, gather_across_devices: bool = False) -> nn.Module:
+    """The training loss: Gecko eq. 3 (cached when ``mini_batch_size``), Matryoshka-wrapped.
+
+    ``mrl_dims`` must not exceed the model's dimension (checked by the caller with a clear error).
+    """
+    if mini_batch_size:
+        base: nn.Module = CachedGeckoLoss(model, temperature, same_tower, other_hard_negatives,
+                                          mini_batch_size, gather_across_devices)
+    else:
+        base = GeckoLoss(model, temperature, same_tower, other_hard_negatives,
+                         gather_across_devices)
+    if not mrl_dims:
+        return base
+    return MatryoshkaLoss(model, base, matryoshka_dims=list(mrl_dims))

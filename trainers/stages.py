@@ -1,0 +1,192 @@
+"""The two Gecko training stages: pre-finetuning on open text pairs, fine-tuning on the mixture."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gecko_bench.errors import InputError
+from trainers.core import ProgressFn, RunSpec, run_training
+from trainers.data import (
+    Example,
+    build_mixture,
+    classification_triples,
+    negatives_filled,
+    prefinetune_pairs,
+    read_fret_jsonl,
+    to_dataset,
+)
+from trainers.losses import build_loss
+
+_STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positive", "negative",
+                               "classification_per_task", "other_hard_negatives",
+                               "mini_batch_size"),
+               "finetune": ("prefinetune_",)}
+
+
+def _cfg_key(cfg, stage: str) -> dict[str, Any]:
+    """The config fields that decide `stage`'s result (others do not change its key)."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items()
+            if not k.startswith(_STAGE_ONLY[stage])}
+
+
+def _guard(examples: Sequence[Example], what: str) -> dict[str, Any]:
+    """Run the evaluation-overlap guard on every training text; returns what was checked."""
+    try:
+        from gecko_bench.tasks import overlap_guard
+    except ImportError:  # the tasks area has not landed in this checkout: say so, do not fake it
+        return {"status": "not run: gecko_bench.tasks.overlap_guard unavailable"}
+    texts = [t for ex in examples for t in (ex.query, ex.positive, ex.negative) if t]
+    result = overlap_guard(texts, what)
+    return {"texts": len(texts), "result": result if isinstance(result, (dict, int)) else "passed"}
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_mrl_dims(dims: Sequence[int], init: str) -> None:
+    """InputError when an MRL dim exceeds the init model's embedding dimension."""
+    import json
+
+    from gecko_bench.assets import MODELS
+    from gecko_bench.assets.loaders import resolve_st_path
+
+    if init in MODELS:
+        dim = MODELS[init].dim
+    else:
+        pooling = resolve_st_path(init) / "1_Pooling" / "config.json"
+        dim = json.loads(pooling.read_text()).get("embedding_dimension") \
+            if pooling.exists() else None
+    bad = [d for d in dims if d <= 0 or (dim is not None and d > dim)]
+    if bad:
+        raise InputError(f"MRL dim(s) {bad} invalid for {init} (embedding dimension {dim}); "
+                         f"use dims between 1 and {dim}")
+
+
+def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
+                device: str = "cpu", profile: str | None = None, experiment: str | None = None,
+                variant: str | None = None, progress: ProgressFn | None = None) -> Path:
+    """Pre-finetune ``cfg.base_model`` on open text pairs; returns the checkpoint folder.
+
+    Pairs: Wikipedia section heading -> section text and Austen paragraph -> next paragraph
+    (:mod:`gecko_bench.corpora.seeds`), each with a dataset-specific task string on the query.
+    In-batch negatives only (no hard negatives, no same-tower term), mean pooling.
+    """
+    from gecko_bench.corpora import seeds
+
+    pairs = prefinetune_pairs(seeds.wikipedia_sections(), seeds.book_paragraphs())
+    guard = _guard(pairs, "pre-finetuning pairs")
+    groups: dict[str, list[Example]] = {}
+    for ex in pairs:
+        groups.setdefault(ex.task_type, []).append(ex)
+    bs, steps = cfg.prefinetune_batch_size, cfg.prefinetune_steps
+    mix = build_mixture(groups, steps * bs, bs, "original", cfg.seed)
+    dataset = to_dataset(mix.examples, cfg.unified_format, with_negative=False)
+    spec = RunSpec(
+        stage="prefinetune", init=cfg.base_model, out=Path(out_dir), steps=steps, batch_size=bs,
+        key_material={"stage": "prefinetune", "config": _cfg_key(cfg, "prefinetune"),
+                      "init": cfg.base_model, "composition": mix.composition},
+        manifest_extra={"mixture": mix.composition, "overlap_guard": guard, "mrl_dims": [],
+                        "unified_format": cfg.unified_format, "pooling": "mean",
+                        "loss": "in-batch negatives (query_to_doc), tau="
+                                f"{cfg.temperature}"},
+        profile=profile, experiment=experiment, variant=variant)
+
+    def make_loss(model):
+        _check_mean_pooling(model)
+        return build_loss(model, cfg.temperature, mrl_dims=None, same_tower=False,
+                          mini_batch_size=cfg.mini_batch_size or None)
+
+    return run_training(spec, cfg, dataset, make_loss, device, db_path, progress)
+
+
+def _check_mean_pooling(model) -> None:
+    pooling = getattr(model[1], "pooling_mode", None)
+    if pooling not in (None, "mean"):
+        raise InputError(f"pre-finetuning uses mean pooling; this model pools with {pooling!r}")
+
+
+def finetune_groups(cfg, fret_jsonl: Path | None,
+                    extra_jsonl: Sequence[Path] = ()) -> tuple[dict[str, list[Example]], dict]:
+    """Task-type groups of the fine-tuning mixture and the ids of the data they came from.
+
+    FRet rows group by their task_type; classification triples form ``classification``; extra
+    pair files in FRet format group by their own task_type.
+    """
+    try:
+        from gecko_bench.tasks import classification_train_sets
+    except ImportError:  # tasks area not in this checkout: the mixture records its absence
+        classification_train_sets = None
+    groups: dict[str, list[Example]] = {}
+    data_ids: dict[str, Any] = {}
+    for path in ([fret_jsonl] if fret_jsonl else []) + list(extra_jsonl):
+        path = Path(path)
+        for ex in read_fret_jsonl(path):
+            groups.setdefault(ex.task_type, []).append(ex)
+        data_ids[str(path)] = _sha256_file(path)
+    if cfg.classification_per_task > 0 and classification_train_sets is None:
+        data_ids["classification"] = "unavailable (gecko_bench.tasks missing)"
+    elif cfg.classification_per_task > 0:
+        triples = classification_triples(classification_train_sets(),
+                                         cfg.classification_per_task, cfg.seed)
+        if triples:
+            groups["classification"] = triples
+            data_ids["classification"] = sorted({ex.source for ex in triples})
+    if not groups:
+        raise InputError("no fine-tuning data: give a FRet file or enable classification triples")
+    return groups, data_ids
+
+
+def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: str | Path,
+             db_path: str | Path | None = None, device: str = "cpu",
+             fret_dataset_id: str | None = None, experiment: str | None = None,
+             variant: str | None = None, task_types: Sequence[str] | None = None,
+             mrl: bool = True, profile: str | None = None,
+             extra_jsonl: Sequence[str | Path] = (), progress: ProgressFn | None = None) -> Path:
+    """Fine-tune `init_checkpoint` on the Gecko mixture; returns the checkpoint folder.
+
+    Mixture: FRet rows + classification triples + extra FRet-format pair files, sampled by
+    ``cfg.task_sampling`` (original | uniform) over task types, restricted to `task_types` if
+    given. Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
+    Matryoshka over ``cfg.mrl_dims`` when `mrl`. Idempotent: a finished checkpoint of the same
+    config and data in `out_dir` is returned as is; an unfinished one is resumed.
+    """
+    if mrl:
+        check_mrl_dims(cfg.mrl_dims, init_checkpoint)
+    groups, data_ids = finetune_groups(cfg, Path(fret_jsonl) if fret_jsonl else None,
+                                       [Path(p) for p in extra_jsonl])
+    bs, steps = cfg.finetune_batch_size, cfg.finetune_steps
+    mix = build_mixture(groups, steps * bs, bs, cfg.task_sampling, cfg.seed, task_types)
+    examples = mix.examples
+    mix.composition["negatives_filled"] = negatives_filled(examples)
+    guard = _guard(examples, "fine-tuning mixture")
+    dataset = to_dataset(examples, cfg.unified_format, with_negative=True)
+    dims = list(cfg.mrl_dims) if mrl else []
+    spec = RunSpec(
+        stage="finetune", init=init_checkpoint, out=Path(out_dir), steps=steps, batch_size=bs,
+        key_material={"stage": "finetune", "config": _cfg_key(cfg, "finetune"),
+                      "init": str(init_checkpoint), "data": data_ids,
+                      "task_types": sorted(task_types) if task_types else None, "mrl": mrl,
+                      "fret_dataset_id": fret_dataset_id},
+        manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
+                        "mrl_dims": dims, "unified_format": cfg.unified_format,
+                        "task_types": list(task_types) if task_types else None,
+                        "loss": f"Gecko eq. 3, tau={cfg.temperature}, other_hard_negatives="
+                                f"{cfg.other_hard_negatives}"},
+        fret_dataset_id=fret_dataset_id, profile=profile, experiment=experiment,
+        variant=variant)
+
+    def make_loss(model):
+        return build_loss(model, cfg.temperature, mrl_dims=dims, same_tower=True,
+                          mini_batch_size=cfg.mini_batch_size or None,
+                          other_hard_negatives=cfg.other_hard_negatives)
+
+    return run_training(spec, cfg, dataset, make_loss, device, db_path, progress)
