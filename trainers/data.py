@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,35 @@ def negatives_filled(examples: Sequence[Example]) -> int:
     return sum(ex.negative is None for ex in examples)
 
 
-def example_dicts(examples: Sequence[Example]) -> list[dict[str, Any]]:
-    """Plain dicts (for writing a FRet-format file or debugging)."""
-    return [asdict(ex) for ex in examples]
+def passage_rows(n_books: int = 24, n_wiki: int = 24) -> list[dict]:
+    """FRet-format rows (two task types) from real seed passages, for tests and benchmarks.
+
+    Austen paragraphs: query = first sentence, positive = the rest, negative = a nearby
+    paragraph. Wikipedia sections: query = page and heading, positive = the section, negative =
+    a nearby section. Real text, but not LLM-generated: use FRet output for real training.
+    """
+    from gecko_bench.corpora import seeds
+
+    paras = [p for p in seeds.book_paragraphs() if len(p[2].split()) > 40]
+    rows = []
+    for i in range(0, len(paras) - 3, 7):
+        book, _, text = paras[i]
+        parts = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)
+        if len(parts) < 2:
+            continue
+        first, rest = parts
+        other = paras[i + 3]  # a nearby paragraph of the same novel: a hard negative
+        rows.append({"id": f"austen-{i}", "task": "Given the first sentence of a paragraph of a "
+                     "novel, retrieve the rest of the paragraph", "task_type": "continuation",
+                     "query": first, "positive": rest, "positive_title": book,
+                     "negative": other[2], "negative_title": other[0], "source": "fret"})
+        if len(rows) == n_books:
+            break
+    wiki = [w for w in seeds.wikipedia_sections() if w[1] and len(w[2].split()) > 30]
+    for i, (page, heading, text) in enumerate(wiki[: n_wiki * 5 : 5]):
+        other = wiki[i * 5 + 2]  # another section, usually of the same or a nearby page
+        rows.append({"id": f"wiki-{i}", "task": "Given a section heading, retrieve the section",
+                     "task_type": "heading", "query": f"{page}: {heading}", "positive": text,
+                     "positive_title": page, "negative": other[2], "negative_title": other[0],
+                     "source": "fret"})
+    return rows

@@ -38,6 +38,7 @@ app.add_typer(assets.app, name="assets")
 app.command("dashboard")(dashboard.dashboard)
 # Area command groups register below, one line each; `perf` stays last so areas can add to it.
 __import__("gecko_bench.cli.eval", fromlist=["register"]).register(app)  # eval, leaderboard
+app.add_typer(__import__("gecko_bench.cli.train", fromlist=["app"]).app, name="train")
 app.add_typer(perf.app, name="perf")
 
 
