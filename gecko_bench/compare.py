@@ -22,7 +22,10 @@ KEYS = ["model_id", "prompt_style", "dim"]
 
 
 def _latest_main(db_path, suite: str | None, dim: int | None) -> pd.DataFrame:
-    df = scores_frame(db_path, suite=suite, dim=dim, main_only=True)
+    df = scores_frame(db_path, dim=dim, main_only=True)
+    if suite is not None:  # a suite's tasks count wherever they were scored (resumed runs)
+        members = set(suite_tasks_frame(db_path, suite)["task"])
+        df = df[(df["suite"] == suite) | df["task"].isin(members)]
     if df.empty:
         return df
     if dim is None:  # each model at its full (largest scored) dim

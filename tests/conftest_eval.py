@@ -30,7 +30,7 @@ def faq_pairs(n: int = 40) -> list[tuple[str, str]]:
         m = _HEADING.match(line)
         if m or (line[:1].strip() and question):
             if question and body:
-                pairs.append((question, " ".join(" ".join(body).split()[:120])))
+                pairs.append((question, " ".join(" ".join(body).split()[:60])))
             question, body = (m.group(3) if m else None), []
         elif question and line.strip():
             body.append(line.strip())
@@ -71,7 +71,7 @@ def _meta(name: str, type_: str, main: str, category: str = "t2t") -> TaskMetada
 
 
 class FaqRetrieval(AbsTaskRetrieval):
-    """Debian FAQ question -> answer, 40 sections."""
+    """Debian FAQ question -> answer, 24 sections."""
 
     metadata = _meta("EvalTestFaqRetrieval", "Retrieval", "ndcg_at_10")
     gecko_instruction = "question answering"
@@ -80,7 +80,7 @@ class FaqRetrieval(AbsTaskRetrieval):
     def load_data(self, num_proc=None, **kwargs) -> None:
         if self.data_loaded:
             return
-        pairs = faq_pairs(40)
+        pairs = faq_pairs(24)
         self.dataset = {"default": {"test": {
             "corpus": Dataset.from_list([{"id": f"d{i}", "title": "", "text": a}
                                          for i, (_, a) in enumerate(pairs)]),
@@ -92,7 +92,7 @@ class FaqRetrieval(AbsTaskRetrieval):
 
 
 class LeeSTS(AbsTaskSTS):
-    """66 Lee document pairs with human similarity in [0, 1]."""
+    """45 Lee document pairs (10 documents) with human similarity in [0, 1]."""
 
     metadata = _meta("EvalTestLeeSTS", "STS", "cosine_spearman")
     min_score, max_score = 0, 1
@@ -102,7 +102,7 @@ class LeeSTS(AbsTaskSTS):
     def load_data(self, num_proc=None, **kwargs) -> None:
         if self.data_loaded:
             return
-        rows = lee_pairs(12)
+        rows = lee_pairs(10)
         self.dataset = {"default": {"test": Dataset.from_dict({
             "sentence1": [a for a, _, _ in rows], "sentence2": [b for _, b, _ in rows],
             "score": [s for _, _, s in rows]})}}
@@ -110,18 +110,18 @@ class LeeSTS(AbsTaskSTS):
 
 
 class PolarityClassification(AbsTaskClassification):
-    """Pang-Lee polarity: 120 train / 80 test snippets."""
+    """Pang-Lee polarity: 72 train / 48 test snippets (first 120 of 200)."""
 
     metadata = _meta("EvalTestPolarity", "Classification", "accuracy", "t2c")
     n_experiments = 2
-    samples_per_label = 32
+    samples_per_label = 24
     gecko_instruction = "classify the sentiment of a movie review"
     symmetric = True
 
     def load_data(self, num_proc=None, **kwargs) -> None:
         if self.data_loaded:
             return
-        rows = polarity()
+        rows = polarity()[:120]
         label = {"pos": 1, "neg": 0}
 
         def split(part):
