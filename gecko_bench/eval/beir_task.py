@@ -50,6 +50,11 @@ def make_beir_task(folder: str | Path, language: str = "eng-Latn") -> AbsTaskRet
 
             if self.data_loaded:
                 return
+            for fname, what in (("corpus.jsonl", "empty corpus"), ("queries.jsonl", "no queries")):
+                with open(root / fname, encoding="utf-8") as fh:  # beir crashes on empty files
+                    empty = not any(line.strip() for line in fh)
+                if empty:
+                    raise InputError(f"--beir-dir {root}: {what} ({fname} is empty)")
             self.dataset = {"default": {}}
             for split in self.metadata.eval_splits:
                 corpus, queries, qrels = GenericDataLoader(data_folder=str(root)).load(split=split)

@@ -1,0 +1,107 @@
+"""Where tasks come from: mteb's own tasks pointed at a local HF-layout folder, BEIR folders,
+and every bad input failing with one clear error before a row is written."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import conftest_eval as data  # noqa: E402
+
+from gecko_bench.assets import AssetError, model_path  # noqa: E402
+from gecko_bench.errors import InputError  # noqa: E402
+from gecko_bench.eval import evaluate  # noqa: E402
+from gecko_bench.eval.prompts import TaskPrompt, render  # noqa: E402
+from gecko_bench.store.scores import item_scores_frame, scores_frame  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("emb")
+
+
+def test_real_mteb_task_from_local_hf_folder(tmp_path, cache):
+    """mteb's SciFact task, offline, reading a folder in the HF layout of mteb/scifact."""
+    data.write_hf_scifact(tmp_path / "data" / "SciFact", n=20)
+    db = tmp_path / "r.duckdb"
+    evaluate("minilm-l6", tasks=["SciFact"], data_dir=tmp_path / "data", prompt_style="none",
+             db_path=db, cache_dir=cache, progress=False)
+    s = scores_frame(db, main_only=True)
+    assert list(s.task) == ["SciFact"] and list(s.metric) == ["ndcg_at_10"]
+    assert s.category.iloc[0] == "Retrieval" and 0.3 < s.value.iloc[0] <= 1.0
+    items = item_scores_frame(db, s.model_id.iloc[0], task="SciFact")
+    assert items[items.metric == "ndcg_at_10"].value.mean() == pytest.approx(s.value.iloc[0],
+                                                                             abs=1e-4)
+    import mteb  # the class-level metadata must still point at the hub
+
+    assert mteb.get_task("SciFact").metadata.dataset["path"] == "mteb/scifact"
+
+
+def test_missing_hub_dataset_names_it_and_data_dir(tmp_path):
+    db = tmp_path / "r.duckdb"
+    with pytest.raises(InputError, match=r"mteb/scifact.*--data-dir"):
+        evaluate("minilm-l6", tasks=["SciFact"], db_path=db, progress=False)
+    assert not db.exists()
+
+
+def test_beir_folder_is_a_retrieval_task(tmp_path, cache):
+    folder = data.write_beir(tmp_path / "myfaq", n=20)
+    db = tmp_path / "r.duckdb"
+    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=cache,
+             progress=False)
+    s = scores_frame(db, main_only=True)
+    assert list(s.task) == ["beir-myfaq"] and list(s.suite) == ["beir:myfaq"]
+    assert 0.3 < s.value.iloc[0] <= 1.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tasks=["NoSuchTask"]), r"unknown task 'NoSuchTask'"),
+    (dict(suite="no-such-suite"), r"unknown suite|no-such-suite"),
+    (dict(suite="mteb:No Such Benchmark"), r"unknown mteb benchmark"),
+    (dict(tasks_file=Path(data.__file__), dims=[512]), r"dims 512 .* 1\.\.384"),
+    (dict(tasks_file=Path(data.__file__), prompt_style="fancy"), r"unknown prompt style"),
+])
+def test_bad_input_is_one_error_and_no_rows(tmp_path, kwargs, match):
+    db = tmp_path / "r.duckdb"
+    with pytest.raises(InputError, match=match):
+        evaluate("minilm-l6", db_path=db, progress=False, **kwargs)
+    assert not db.exists()
+
+
+def test_missing_model_and_corrupt_weights(tmp_path):
+    db = tmp_path / "r.duckdb"
+    with pytest.raises(AssetError, match="no model"):
+        evaluate(str(tmp_path / "nope"), tasks_file=Path(data.__file__), db_path=db)
+    broken = tmp_path / "broken"
+    shutil.copytree(model_path("minilm-l6"), broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: 4096])
+    with pytest.raises(AssetError, match="could not load checkpoint"):
+        evaluate(str(broken), tasks_file=Path(data.__file__), db_path=db)
+    assert not db.exists()
+
+
+def test_empty_corpus(tmp_path):
+    folder = data.write_beir(tmp_path / "empty", n=5)
+    (folder / "corpus.jsonl").write_text("")
+    db = tmp_path / "r.duckdb"
+    with pytest.raises(InputError, match="empty corpus"):
+        evaluate("minilm-l6", beir_dir=folder, db_path=db, progress=False)
+    assert not db.exists()
+
+
+def test_prompt_styles_render_each_side():
+    asym, sym = TaskPrompt("search result", False), TaskPrompt("semantic similarity", True)
+    assert render(["q"], "gecko", asym, False) == ["task: search result | query: q"]
+    assert render(["T b"], "gecko", asym, True, bodies=["b"], titles=["T"]) == [
+        "title: T | text: b"]
+    assert render(["a"], "gecko", sym, True) == ["task: semantic similarity | query: a"]
+    assert render(["q"], "e5", asym, False) == ["query: q"]
+    assert render(["d"], "e5", asym, True) == ["passage: d"]
+    assert render(["d"], "e5", sym, True) == ["query: d"]
+    assert render(["d"], "e5", asym, True, own_prefix=True) == ["d"]
+    assert render(["T b"], "none", asym, True, bodies=["b"], titles=["T"]) == ["T b"]
