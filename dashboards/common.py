@@ -85,3 +85,21 @@ def need(module: str, what: str, hint: str) -> Any:
     except ImportError:
         raise Unavailable(f"This gecko_bench has no {what} yet (`{module}` is missing).",
                           hint) from None
+
+
+def experiment_tasks(db: Path, experiment: str, command: str) -> pd.DataFrame:
+    """Per-task scores (points) of an experiment's runs; Unavailable with ``command`` if none."""
+    from dashboards.analysis import task_scores
+
+    scores_mod = need("gecko_bench.store.scores", "scores store", "Update gecko_bench.")
+    scores = load(scores_mod.scores_frame, db, experiment=experiment, main_only=True)
+    if scores.empty:
+        raise Unavailable(f"No scores from the `{experiment}` experiment yet.",
+                          f"Run `{command}` (it tags its runs experiment={experiment}).")
+    return task_scores(scores)
+
+
+def pick_dim(tasks: pd.DataFrame, key: str, label: str = "Embedding dimension") -> int:
+    """A dimension selector over the dims present (default: the largest)."""
+    dims = sorted({int(d) for d in tasks["dim"]}, reverse=True)
+    return int(st.selectbox(label, dims, index=0, key=key))

@@ -1,0 +1,98 @@
+"""Pure pandas/numpy shaping of stored scores for the experiment pages (no Streamlit here).
+
+Scores are shown on a 0-100 scale ("points"), like the leaderboard and ``gecko-bench regress``.
+A task's score is the mean of its language subsets; a category's score is the mean of its tasks;
+a variant trained with several seeds shows the mean over its checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KEYS = ["experiment", "variant", "model_id", "model_name", "dim"]
+
+
+def parse_variant(variant: str | None) -> dict[str, str]:
+    """``"pos=p1,neg=lowest"`` -> {"pos": "p1", "neg": "lowest"}; other labels -> {"variant": v}."""
+    if not variant:
+        return {}
+    parts = [p.split("=", 1) for p in variant.split(",")]
+    if all(len(p) == 2 for p in parts):
+        return {k.strip(): v.strip() for k, v in parts}
+    return {"variant": variant}
+
+
+def task_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Main-metric rows -> one row per (experiment, variant, model, dim, task) in points.
+
+    Takes the newest run where a model was scored on the same task/subset/dim more than once.
+    Columns: experiment, variant, model_id, model_name, dim, task, category, score.
+    """
+    main = scores[scores["is_main"]].copy()
+    if main.empty:
+        return pd.DataFrame(columns=KEYS + ["task", "category", "score"])
+    for col in ("experiment", "variant"):
+        main[col] = main[col].fillna("")
+    main = main.sort_values("created_at").drop_duplicates(
+        ["experiment", "variant", "model_id", "task", "subset", "split", "dim"], keep="last")
+    main["score"] = 100 * main["value"]
+    return (main.groupby(KEYS + ["task", "category"], as_index=False, dropna=False)["score"]
+            .mean())
+
+
+def category_scores(tasks: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Category means per checkpoint, then averaged over checkpoints sharing ``by``.
+
+    Columns: *by, category, score, n_tasks, n_models (seeds).
+    """
+    per_model = (tasks.groupby(by + ["model_id", "category"], as_index=False, dropna=False)
+                 .agg(score=("score", "mean"), n_tasks=("task", "nunique")))
+    return (per_model.groupby(by + ["category"], as_index=False, dropna=False)
+            .agg(score=("score", "mean"), n_tasks=("n_tasks", "max"),
+                 n_models=("model_id", "nunique")))
+
+
+def bootstrap_category_ci(db_path: str | Path, model_ids: list[str], dim: int,
+                          n_resamples: int = 400, confidence: float = 0.95,
+                          seed: int = 0) -> pd.DataFrame:
+    """Percentile CI of each category score of a set of checkpoints (seeds), in points.
+
+    Each draw resamples the checkpoints and, within every task, its items (queries, pairs), and
+    recomputes each task's statistic as ``gecko-bench regress`` does (mean nDCG@10 / accuracy,
+    Spearman with gold for STS), so the interval covers item and seed variation. Written here
+    rather than with scipy.stats.bootstrap because the statistic is a mean of per-task
+    statistics over independently resampled item sets. Columns: category, ci_low, ci_high.
+    """
+    from gecko_bench.regress import task_pairs
+
+    models = []
+    for model_id in model_ids:
+        pairs, _ = task_pairs(db_path, model_id, model_id, dim)
+        by_cat: dict[str, dict[str, list]] = {}
+        for pair in pairs:
+            if pair.baseline is not None and len(pair.baseline):
+                by_cat.setdefault(pair.category, {}).setdefault(pair.task, []).append(
+                    (pair.baseline, pair.statistic))
+        models.append(by_cat)
+    categories = sorted({c for m in models for c in m})
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {c: [] for c in categories}
+    for _ in range(n_resamples):
+        picked = [models[i] for i in rng.integers(0, len(models), len(models))]
+        for category in categories:
+            means = []
+            for model in picked:
+                tasks = model.get(category, {})
+                task_means = [np.mean([stat(v, rng.integers(0, len(v), len(v)))
+                                       for v, stat in subsets]) for subsets in tasks.values()]
+                if task_means:
+                    means.append(np.mean(task_means))
+            if means:
+                draws[category].append(100 * float(np.mean(means)))
+    alpha = (1 - confidence) / 2
+    rows = [(c, float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha)))
+            for c, d in draws.items() if d]
+    return pd.DataFrame(rows, columns=["category", "ci_low", "ci_high"])
