@@ -1,4 +1,5 @@
-"""Small real-data mteb tasks for the eval tests (imported explicitly by tests/test_eval_*.py).
+"""Small real-data mteb tasks for the eval tests (imported explicitly by tests/test_eval_*.py),
+and the session-wide embedding cache fixture they share.
 
 They read the fetched open data directly (Debian FAQ, gensim's Lee documents and Pang-Lee
 polarity snippets) so the eval tests do not depend on the suite registry's task sizes.
@@ -11,11 +12,20 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from datasets import Dataset, DatasetDict
 from mteb.abstasks import AbsTaskClassification, AbsTaskRetrieval, AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from gecko_bench.assets import data_dir
+
+
+
+@pytest.fixture(scope="session")
+def eval_cache(tmp_path_factory) -> Path:
+    """One embedding cache folder shared by the eval test modules (import this fixture)."""
+    return tmp_path_factory.mktemp("eval-emb")
+
 
 _HEADING = re.compile(r"^(\d+)\.(\d+)\.?\s+(.*\S)")
 
@@ -71,8 +81,9 @@ def _meta(name: str, type_: str, main: str, category: str = "t2t") -> TaskMetada
 
 
 class FaqRetrieval(AbsTaskRetrieval):
-    """Debian FAQ question -> answer, 24 sections."""
+    """Debian FAQ question -> answer, the first `n_pairs` sections."""
 
+    n_pairs = 24
     metadata = _meta("EvalTestFaqRetrieval", "Retrieval", "ndcg_at_10")
     gecko_instruction = "question answering"
     symmetric = False
@@ -80,7 +91,7 @@ class FaqRetrieval(AbsTaskRetrieval):
     def load_data(self, num_proc=None, **kwargs) -> None:
         if self.data_loaded:
             return
-        pairs = faq_pairs(24)
+        pairs = faq_pairs(self.n_pairs)
         self.dataset = {"default": {"test": {
             "corpus": Dataset.from_list([{"id": f"d{i}", "title": "", "text": a}
                                          for i, (_, a) in enumerate(pairs)]),

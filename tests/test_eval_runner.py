@@ -13,6 +13,7 @@ import pytrec_eval
 
 sys.path.insert(0, str(Path(__file__).parent))
 import conftest_eval as data  # noqa: E402
+from conftest_eval import eval_cache  # noqa: E402,F401  (shared fixture)
 
 from gecko_bench.compare import leaderboard  # noqa: E402
 from gecko_bench.eval import evaluate  # noqa: E402
@@ -23,9 +24,9 @@ TASKS_FILE = Path(data.__file__)
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
+def work(tmp_path_factory, eval_cache):
     root = tmp_path_factory.mktemp("eval")
-    db, cache = root / "r.duckdb", root / "emb"
+    db, cache = root / "r.duckdb", eval_cache
     run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db,
                       cache_dir=cache, progress=False)
     return {"root": root, "db": db, "cache": cache, "run_id": run_id,
@@ -119,6 +120,7 @@ def test_rerun_same_db_skips_finished_tasks(work):
     assert len(scores_frame(work["db"])) == len(work["scores"])
 
 
+@pytest.mark.slow
 def test_leaderboard_ranks_only_complete_models(work, tmp_path):
     lee_only = tmp_path / "lee_only.py"
     lee_only.write_text(f"import sys\nsys.path.insert(0, {str(TASKS_FILE.parent)!r})\n"

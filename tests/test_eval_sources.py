@@ -11,17 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import conftest_eval as data  # noqa: E402
+from conftest_eval import eval_cache as cache  # noqa: E402,F401  (shared fixture)
 
 from gecko_bench.assets import AssetError, model_path  # noqa: E402
 from gecko_bench.errors import InputError  # noqa: E402
 from gecko_bench.eval import evaluate  # noqa: E402
 from gecko_bench.eval.prompts import TaskPrompt, render  # noqa: E402
 from gecko_bench.store.scores import item_scores_frame, scores_frame  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("emb")
 
 
 def test_real_mteb_task_from_local_hf_folder(tmp_path, cache):
