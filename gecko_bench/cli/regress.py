@@ -32,18 +32,20 @@ def _ensure_evaluated(model: str, suite: Optional[str], db: Optional[Path]) -> N
 def _print_table(report: R.RegressionReport) -> None:
     table = Table(title=f"{report.candidate} vs {report.baseline} (dim {report.dim}, "
                         f"points 0-100, Holm-adjusted p)")
-    for col in ("task", "subset", "category", "n", "baseline", "candidate", "delta [95% CI]",
-                "p (Holm)", "verdict"):
-        table.add_column(col, no_wrap=col in ("task", "delta [95% CI]"))
+    show_subset = bool((report.table["subset"] != "default").any())
+    for col in ("task", "subset", "n", "base", "cand", "delta [95% CI]", "p", "verdict"):
+        if col != "subset" or show_subset:
+            table.add_column(col, no_wrap=col == "delta [95% CI]", overflow="fold")
     for r in report.table.itertuples():
+        subset = [r.subset] if show_subset else []
         if r.delta != r.delta:  # NaN: not tested
-            table.add_row(r.task, r.subset, r.category, str(r.n_items), "", "", "", "", r.note)
+            table.add_row(r.task, *subset, str(r.n_items), "", "", "", "", r.note)
             continue
         verdict = ("[bold red]REGRESSED[/]" if r.regressed else
                    "[green]significant[/]" if r.significant else (r.note or "n.s."))
         p = "" if r.p_adjusted != r.p_adjusted else f"{r.p_adjusted:.3g}"
-        table.add_row(r.task, r.subset, r.category, str(r.n_items), f"{r.baseline:.2f}",
-                      f"{r.candidate:.2f}", f"{r.delta:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]",
+        table.add_row(r.task, *subset, str(r.n_items), f"{r.baseline:.1f}",
+                      f"{r.candidate:.1f}", f"{r.delta:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]",
                       p, verdict)
     console.print(table)
     for side, tasks in report.missing.items():
@@ -51,6 +53,25 @@ def _print_table(report: R.RegressionReport) -> None:
             console.print(f"[yellow]the {side} has no scores for {', '.join(tasks)}; evaluate it "
                           "on the same suite to include them[/]")
     console.print(("[bold green]" if report.passed else "[bold red]") + report.message + "[/]")
+
+
+def _reproduce(model: str, db: Optional[Path], tolerance: float, fmt: str,
+               output: Optional[Path]) -> None:
+    from gecko_bench.report import frame_table
+    from gecko_bench.reproduce import reproduce
+
+    report = reproduce(model, db_path=db, tolerance=tolerance, console=console)
+    if fmt == "json":
+        text = report.table.to_json(orient="records", indent=2)
+        typer.echo(text)
+    else:
+        text = None
+        console.print(frame_table(report.table, f"reproduce {report.model} "
+                                  f"({report.model_id[:12]}): stored vs re-evaluated, points"))
+    if output is not None:
+        output.write_text(text or report.table.to_csv(index=False))
+    console.print(("[bold green]" if report.passed else "[bold red]") + report.message + "[/]")
+    raise typer.Exit(0 if report.passed else 1)
 
 
 def regress(
@@ -82,16 +103,14 @@ def regress(
     if fmt not in ("table", "markdown", "junit", "json"):
         raise InputError(f"unknown --format {fmt!r}; use table, markdown, junit or json")
     if reproduce:
-        from gecko_bench.reproduce import reproduce as run_reproduce
-
-        report = run_reproduce(reproduce, db_path=db, tolerance=tolerance, console=console)
-    else:
-        if not baseline or not candidate:
-            raise InputError("give --baseline and --candidate (or --reproduce MODEL)")
-        for model in (baseline, candidate):
-            _ensure_evaluated(model, suite, db)
-        report = R.compare(db, baseline, candidate, suite=suite, dim=dim, alpha=alpha,
-                           tolerance=tolerance, n_resamples=resamples)
+        _reproduce(reproduce, db, tolerance, fmt, output)
+        return
+    if not baseline or not candidate:
+        raise InputError("give --baseline and --candidate (or --reproduce MODEL)")
+    for model in (baseline, candidate):
+        _ensure_evaluated(model, suite, db)
+    report = R.compare(db, baseline, candidate, suite=suite, dim=dim, alpha=alpha,
+                       tolerance=tolerance, n_resamples=resamples)
     rendered = {"markdown": R.to_markdown, "junit": R.to_junit, "json": R.to_json}
     if fmt == "table":
         _print_table(report)

@@ -1,0 +1,86 @@
+"""Regression gate on real checkpoints: MiniLM against itself passes, a noised copy fails."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from gecko_bench.cli import app
+from gecko_bench.errors import InputError
+from gecko_bench.eval import evaluate
+from gecko_bench.regress import category_gains, compare
+
+TASKS = ["DebianFAQRetrieval-tiny", "LeeSTS-tiny"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """MiniLM and a copy with noise in every weight, both evaluated on two tiny real tasks."""
+    from gecko_bench.assets.loaders import load_sentence_transformer
+
+    root = tmp_path_factory.mktemp("regress")
+    db = root / "r.duckdb"
+    damaged = load_sentence_transformer("minilm-l6")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in damaged.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.6 * p.std())
+    damaged_path = root / "minilm-damaged"
+    damaged.save(str(damaged_path))
+    for model in ("minilm-l6", str(damaged_path)):
+        evaluate(model, tasks=TASKS, dims=[384], prompt_style="none", db_path=db,
+                 progress=False, cache_dir=root / "emb")
+    return db, damaged_path
+
+
+def test_model_against_itself_passes(store):
+    db, _ = store
+    result = CliRunner().invoke(app, ["regress", "-b", "minilm-l6", "-c", "minilm-l6",
+                                      "--db", str(db), "--format", "json", "--resamples", "300"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["passed"] and len(report["tasks"]) == 2
+    assert all(t["delta"] == 0 and not t["regressed"] for t in report["tasks"])
+
+
+def test_damaged_copy_fails_the_gate(store):
+    db, damaged = store
+    runner = CliRunner()
+    result = runner.invoke(app, ["regress", "-b", "minilm-l6", "-c", "minilm-damaged",
+                                 "--db", str(db), "--format", "junit", "--resamples", "300"])
+    assert result.exit_code == 1, result.output
+    assert 'failures="2"' in result.output and "<failure" in result.output
+    report = compare(db, "minilm-l6", "minilm-damaged", n_resamples=300)
+    assert not report.passed
+    assert (report.table["delta"] < -5).all() and report.table["regressed"].all()
+    assert (report.table["ci_high"] < 0).all()
+
+
+def test_tolerance_lets_small_regressions_pass(store):
+    db, _ = store
+    report = compare(db, "minilm-l6", "minilm-damaged", tolerance=100.0, n_resamples=200)
+    assert report.passed and report.table["significant"].all()
+
+
+def test_category_gains_of_identical_models_are_zero(store):
+    db, _ = store
+    gains = category_gains(db, "minilm-l6", "minilm-l6", n_resamples=100)
+    assert set(gains["category"]) == {"Retrieval", "STS"}
+    assert (gains["delta"] == 0).all() and (gains["ci_low"] == 0).all()
+
+
+def test_unknown_model_suggests_close_names(store):
+    db, _ = store
+    with pytest.raises(InputError, match="did you mean: minilm-l6"):
+        compare(db, "minilm-l7", "minilm-l6")
+
+
+def test_reproduce_matches_stored_scores(store):
+    db, _ = store
+    result = CliRunner().invoke(app, ["regress", "--reproduce", "minilm-l6", "--db", str(db),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output
