@@ -34,6 +34,8 @@ demo: assets
 	$(GB) run --profile tiny
 
 test: test-assets
+	# Debian chromium + chromium-driver for the one real-browser dashboard test (skipped if present).
+	bash scripts/ensure_browser.sh
 	$(PY) -m pytest
 
 clean-venv:

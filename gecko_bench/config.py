@@ -26,6 +26,10 @@ class FretConfig:
     temperature: float = 0.7
     batch_size: int = 8
     seed: int = 0
+    sources: list[str] = field(default_factory=lambda: ["wikipedia", "austen", "nlp-corpus"])
+    corpus_size: int | None = 2000  # passages searched for neighbours (None: every seed passage)
+    gen_attempts: int = 2  # generations per seed before it counts as rejected
+    max_new_tokens: int = 64
 
 
 @dataclass
@@ -62,6 +66,7 @@ class EvalConfig:
     dims: list[int] = field(default_factory=lambda: [384, 256, 128, 64])
     prompt_style: str = "gecko"
     batch_size: int = 32
+    tasks: list[str] = field(default_factory=list)  # non-empty: these tasks instead of the suite
     baselines: list[str] = field(
         default_factory=lambda: ["minilm-l6", "mpnet-base", "e5-small-multilingual"])
 
@@ -109,6 +114,45 @@ def resolve(name: str) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
     return PROFILES[name]()
+
+
+def apply_overrides(profile: Profile, assignments: list[str]) -> Profile:
+    """Set ``section.field=value`` pairs (e.g. ``fret.n_seeds=8``, ``train.mrl_dims=384,64``).
+
+    Values are parsed by the field's type: int, float, bool (true/false), lists of ints or
+    strings (comma-separated), or strings.
+    """
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        target: Any = profile
+        for part in parts[:-1]:
+            if not hasattr(target, part):
+                raise ValueError(f"unknown config section {part!r} in {item!r}")
+            target = getattr(target, part)
+        name = parts[-1]
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        if not sep or name not in fields:
+            raise ValueError(f"cannot set {item!r}; fields of this section: "
+                             f"{', '.join(fields)}")
+        current = getattr(target, name)
+        raw = raw.strip()
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(f"{key} takes true or false, not {raw!r}")
+            value: Any = raw.lower() == "true"
+        elif isinstance(current, int):
+            value = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, list):
+            items = [x.strip() for x in raw.split(",") if x.strip()]
+            value = [int(x) for x in items] if all(x.lstrip("-").isdigit() for x in items) \
+                else items
+        else:
+            value = raw
+        setattr(target, name, value)
+    return profile
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

@@ -145,12 +145,21 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
                             device=profile.device, fret_dataset_id=dataset_id, experiment=name,
                             variant=variant.name, task_types=variant.task_types, mrl=variant.mrl,
                             profile=profile.name)
+            tasks = tasks or profile.eval.tasks or None
             evaluate(str(ckpt), suite=None if tasks else profile.eval.suite, tasks=tasks,
                      dims=dims, prompt_style=variant.prompt_style, db_path=db,
                      device=profile.device, batch_size=profile.eval.batch_size,
                      experiment=name, variant=variant.name, profile=profile.name)
             checkpoints.setdefault(variant.name, []).append(str(ckpt))
     return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite)
+
+
+def apply_cli_overrides(profile: config.Profile, overrides: list[str] | None) -> config.Profile:
+    """Profile with ``--set section.field=value`` overrides applied (InputError on bad ones)."""
+    try:
+        return config.apply_overrides(profile, overrides or [])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def summarize(name: str, checkpoints: dict[str, list[str]], db: Path, dims: list[int],

@@ -50,6 +50,16 @@ def work_dir(profile: config.Profile, root: Path | None = None) -> Path:
     return (root or Path("results") / "runs") / pipeline_id(profile)
 
 
+def eval_label(p: config.Profile) -> str:
+    """The suite name, or the explicit task list when the profile overrides it."""
+    return ",".join(p.eval.tasks) if p.eval.tasks else p.eval.suite
+
+
+def eval_suite(p: config.Profile) -> str | None:
+    """The suite to filter stored scores by (None when an explicit task list is evaluated)."""
+    return None if p.eval.tasks else p.eval.suite
+
+
 def model_dims(model: str, requested: list[int]) -> list[int]:
     """The requested dims the model can serve, plus its full dim."""
     if model in assets.MODELS:
@@ -107,10 +117,11 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
     runs = {}
     for model in models:
         style = "gecko" if model == student else PROMPT_STYLE.get(model, "none")
-        console.print(f"[bold]evaluate[/] {model} on {p.eval.suite} ({style} prompts)")
-        runs[model] = evaluate(model, suite=p.eval.suite, dims=model_dims(model, p.eval.dims),
+        console.print(f"[bold]evaluate[/] {model} on {eval_label(p)} ({style} prompts)")
+        runs[model] = evaluate(model, suite=None if p.eval.tasks else p.eval.suite,
+                               tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
                                prompt_style=style, db_path=db, device=p.device,
-                               batch_size=p.eval.batch_size)
+                               batch_size=p.eval.batch_size, profile=p.name)
     return {"runs": runs, "models": models}
 
 

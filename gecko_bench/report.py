@@ -7,6 +7,7 @@ from rich.table import Table
 
 from gecko_bench import config, provenance
 from gecko_bench.compare import leaderboard
+from gecko_bench.pipeline import eval_label, eval_suite
 from gecko_bench.regress import category_gains
 
 
@@ -25,12 +26,13 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     student_id = provenance.checkpoint_id(student_path)
     base = profile.train.base_model
     dim = max(profile.train.mrl_dims)
-    complete, incomplete = leaderboard(result.db_path, suite=profile.eval.suite, dim=dim)
-    console.print(frame_table(complete, f"Leaderboard: {profile.eval.suite}, dim {dim} "
+    suite = eval_suite(profile)
+    complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim)
+    console.print(frame_table(complete, f"Leaderboard: {eval_label(profile)}, dim {dim} "
                                "(models with the complete task set)"))
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
-    gains = category_gains(result.db_path, base, student_id, suite=profile.eval.suite, dim=dim)
+    gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim)
     gains = gains.rename(columns={"baseline": base, "candidate": "student"})
     console.print(frame_table(gains, f"Student gain over {base} per category "
                                "(points, 95% bootstrap CI over items)"))

@@ -9,7 +9,12 @@ import typer
 from rich.console import Console
 
 from gecko_bench import config
-from gecko_bench.experiments import EXPERIMENTS, run_experiment, verdict_lines
+from gecko_bench.experiments import (
+    EXPERIMENTS,
+    apply_cli_overrides,
+    run_experiment,
+    verdict_lines,
+)
 
 console = Console()
 
@@ -23,6 +28,9 @@ def experiment(
     tasks: Optional[str] = typer.Option(
         None, "--tasks", help="Comma-separated task names instead of the profile's suite."),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
+    overrides: Optional[list[str]] = typer.Option(
+        None, "--set", help="Override a profile field, e.g. --set fret.n_seeds=8 "
+        "--set eval.tasks=LeeSTS-tiny (repeatable)."),
     output: Path = typer.Option(Path("results") / "experiments", "--output",
                                 help="Folder for the summary CSV."),
 ) -> None:
@@ -36,7 +44,8 @@ def experiment(
     """
     from gecko_bench.report import frame_table
 
-    summary = run_experiment(name, config.resolve(profile), seeds=seeds, db_path=db,
+    resolved = apply_cli_overrides(config.resolve(profile), overrides)
+    summary = run_experiment(name, resolved, seeds=seeds, db_path=db,
                              only=variants, console=console,
                              tasks=[t.strip() for t in tasks.split(",")] if tasks else None)
     output.mkdir(parents=True, exist_ok=True)

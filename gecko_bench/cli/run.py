@@ -22,6 +22,9 @@ def run(
                                          "(cpu, cuda)."),
     work_root: Optional[Path] = typer.Option(None, "--work-dir", help="Where checkpoints and "
                                              "exported data go (default results/runs/)."),
+    overrides: Optional[list[str]] = typer.Option(
+        None, "--set", help="Override a profile field, e.g. --set fret.n_seeds=8 "
+        "--set eval.tasks=LeeSTS-tiny (repeatable)."),
 ) -> None:
     """Fetch assets, build FRet data with the profile's LLM, pre-finetune and fine-tune the
     student, evaluate it with its base and the baselines at every MRL dim, store everything in
@@ -32,7 +35,9 @@ def run(
     from gecko_bench.pipeline import run_pipeline
     from gecko_bench.report import print_pipeline_report
 
-    resolved = config.resolve(profile)
+    from gecko_bench.experiments import apply_cli_overrides
+
+    resolved = apply_cli_overrides(config.resolve(profile), overrides)
     if device:
         resolved.device = device
     result = run_pipeline(resolved, db_path=db, root=work_root, console=console)
