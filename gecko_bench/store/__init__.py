@@ -1,5 +1,6 @@
 """The results store: the only code that speaks SQL to DuckDB (see core.py)."""
 
+from gecko_bench.store import fret  # noqa: F401  (registers its tables)
 from gecko_bench.store import pipeline  # noqa: F401  (registers its tables)
 from gecko_bench.store import runs  # noqa: F401  (registers its tables)
 from gecko_bench.store import scores  # noqa: F401  (registers its tables)

@@ -1,0 +1,195 @@
+"""``gecko-bench fret``: build, inspect, re-mine, export and merge FRet datasets; re-ranker check."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gecko_bench import config as C
+from gecko_bench.cli.perf import app as perf_app
+
+app = typer.Typer(help="FRet data: LLM-generated queries, LLM-ranked neighbours, mined pairs.",
+                  no_args_is_help=True)
+console = Console()
+
+DB = typer.Option(None, "--db", envvar="GECKO_BENCH_DB",
+                  help="DuckDB file (default results/gecko_bench.duckdb).")
+
+
+def _cfg(profile: str, **overrides) -> C.FretConfig:
+    try:
+        cfg = C.resolve(profile).fret
+    except ValueError as exc:
+        from gecko_bench.errors import InputError
+
+        raise InputError(str(exc)) from None
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command("build")
+def build_cmd(
+    profile: str = typer.Option("tiny", help="Profile whose FRet settings are the defaults."),
+    llm: Optional[str] = typer.Option(None, help="LLM name (smollm2-135m, gemma3-270m), .gguf "
+                                      "path, or URL[#model] for --backend http."),
+    backend: Optional[str] = typer.Option(None, help="transformers | llamacpp | vllm | http"),
+    retriever: Optional[str] = typer.Option(None, help="Embedding model for neighbours."),
+    n_seeds: Optional[int] = typer.Option(None, help="Seed passages to generate queries for."),
+    n_neighbours: Optional[int] = typer.Option(None, "--n-neighbours", "-n",
+                                               help="Neighbours retrieved and ranked per query."),
+    corpus_size: Optional[int] = typer.Option(None, help="Passages searched (0: all)."),
+    batch_size: Optional[int] = typer.Option(None, help="Seeds per stored batch."),
+    rrf_k: Optional[float] = typer.Option(None, help="RRF constant k in 1/(k + rank)."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature."),
+    seed: Optional[int] = typer.Option(None, help="Sampling and corpus seed."),
+    shard: Optional[str] = typer.Option(None, help="Build only shard i/n of the seeds."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    db: Optional[Path] = DB,
+) -> None:
+    """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill."""
+    from gecko_bench import provenance
+    from gecko_bench.fret import build
+    from gecko_bench.store import fret as S
+    from gecko_bench.store import finish_run, start_run
+
+    cfg = _cfg(profile, llm=llm, llm_backend=backend, retriever=retriever, n_seeds=n_seeds,
+               n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
+               temperature=temperature, seed=seed)
+    if corpus_size is not None:
+        cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
+    run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,
+                       db_path=db)
+    try:
+        ds = build(cfg, db_path=db, device=device, shard=shard, run_id=run_id)
+    except BaseException as exc:
+        finish_run(run_id, "failed", error=str(exc)[:500], db_path=db)
+        raise
+    finish_run(run_id, "finished", db_path=db)
+    row = S.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
+    console.print(f"FRet dataset [bold]{ds}[/]: {row.status}, {row.n_queries} queries from "
+                  f"{row.seeds_done}/{row.n_seeds} seeds, {row.n_rejects} rejects, relabel rate "
+                  f"{row.relabel_rate:.0%}" if row.relabel_rate == row.relabel_rate else
+                  f"FRet dataset [bold]{ds}[/]: {row.status}")
+
+
+@app.command("list")
+def list_cmd(db: Optional[Path] = DB) -> None:
+    """Table of FRet datasets with counts and relabel rate."""
+    from gecko_bench.store import fret as S
+
+    frame = S.fret_datasets_frame(db)
+    table = Table(title="FRet datasets")
+    cols = ("dataset_id", "llm", "retriever", "status", "seeds_done", "n_seeds", "n_queries",
+            "n_rejects", "relabel_rate")
+    for c in cols:
+        table.add_column(c)
+    for r in frame.itertuples(index=False):
+        table.add_row(*[f"{getattr(r, c):.2f}" if c == "relabel_rate" and getattr(r, c) == getattr(r, c)
+                        else str(getattr(r, c)) for c in cols])
+    console.print(table)
+
+
+@app.command("show")
+def show_cmd(dataset_id: str, n: int = typer.Option(5, help="Queries to show."),
+             db: Optional[Path] = DB) -> None:
+    """A few queries with their seed and top neighbours by RRF, and the reject counts."""
+    from gecko_bench.store import fret as S
+
+    queries = S.fret_queries_frame(db, dataset_id).head(n)
+    for q in queries.itertuples(index=False):
+        console.print(f"[bold]{q.task_type}[/] | {q.task}\n  query: {q.query}\n"
+                      f"  seed ({q.seed_source}): {q.seed_text[:120]}...")
+        nb = S.fret_neighbours_frame(db, dataset_id, q.query_id).head(3)
+        for r in nb.itertuples(index=False):
+            console.print(f"    rrf#{r.rrf_rank} ql#{r.ql_rank} rc#{r.rc_rank} ret#"
+                          f"{r.retriever_rank} {'(seed) ' if r.is_seed else ''}{r.text[:80]}...")
+    rejects = S.fret_rejects_frame(db, dataset_id)
+    console.print(f"rejects: {rejects['reason'].value_counts().to_dict() if len(rejects) else {}}")
+
+
+@app.command("mine")
+def mine_cmd(dataset_id: str,
+             positive: str = typer.Option("p1", help="seed | p1"),
+             negative: str = typer.Option("lowest", help="none | random | lowest | range:a-b"),
+             db: Optional[Path] = DB) -> None:
+    """Re-mine positives/negatives from stored ranks (no LLM); prints the relabel rate."""
+    from gecko_bench.fret import mine
+
+    frame = mine(dataset_id, positive, negative, db_path=db)
+    relabel = frame["relabelled"].mean() if len(frame) else float("nan")
+    console.print(f"{len(frame)} examples mined with positive={positive} negative={negative}; "
+                  f"relabelled {relabel:.0%}; {frame['negative_id'].notna().sum()} with negative")
+
+
+@app.command("export")
+def export_cmd(dataset_id: str, out: Path = typer.Argument(..., help="Output .jsonl file, or a "
+                                                           "folder with --format parquet."),
+               positive: str = typer.Option("p1", help="seed | p1"),
+               negative: str = typer.Option("lowest", help="none | random | lowest | range:a-b"),
+               fmt: str = typer.Option("jsonl", "--format", help="jsonl | parquet"),
+               db: Optional[Path] = DB) -> None:
+    """Export mined examples: the trainer's JSONL, or Parquet files with every score."""
+    from gecko_bench.errors import InputError
+    from gecko_bench.fret import export_parquet, export_training_jsonl
+
+    if fmt == "jsonl":
+        n = export_training_jsonl(dataset_id, out, positive, negative, db_path=db)
+        console.print(f"wrote {n} examples to {out}")
+    elif fmt == "parquet":
+        files = export_parquet(dataset_id, out, positive, negative, db_path=db)
+        console.print("wrote " + ", ".join(map(str, files)))
+    else:
+        raise InputError(f"--format must be jsonl or parquet, not {fmt!r}")
+
+
+@app.command("merge")
+def merge_cmd(shards: list[Path] = typer.Argument(..., help="Shard DuckDB files."),
+              db: Optional[Path] = DB) -> None:
+    """Join FRet shard databases (built with --shard i/n --db shard_i.duckdb) into --db."""
+    from gecko_bench.fret import merge
+
+    added = merge([str(s) for s in shards], db)
+    console.print("rows added: " + ", ".join(f"{t}={n}" for t, n in added.items()))
+
+
+@app.command("rerank-check")
+def rerank_check_cmd(
+    task: str = typer.Option("DebianFAQRetrieval", help="Offline retrieval task name."),
+    llm: str = typer.Option("smollm2-135m", help="LLM that re-ranks."),
+    backend: str = typer.Option("transformers", help="LLM backend."),
+    retriever: str = typer.Option("minilm-l6", help="First-stage retriever."),
+    n_neighbours: int = typer.Option(20, "--n-neighbours", "-n", help="Candidates re-ranked."),
+    max_queries: Optional[int] = typer.Option(None, help="Use only the first N queries."),
+    rrf_k: float = typer.Option(0.0, help="RRF constant k."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    db: Optional[Path] = DB,
+) -> None:
+    """nDCG@10 of the retriever vs QL, RC and RRF re-ranking (Gecko Table 6), stored."""
+    from gecko_bench.fret.rerank_check import run
+
+    scores = run(task, llm=llm, backend=backend, retriever=retriever, n_neighbours=n_neighbours,
+                 max_queries=max_queries, rrf_k=rrf_k, device=device, db_path=db)
+    table = Table(title=f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
+    table.add_column("method")
+    table.add_column("nDCG@10")
+    for method, value in scores.items():
+        table.add_row(method, f"{100 * value:.1f}")
+    console.print(table)
+
+
+@perf_app.command("fret")
+def perf_fret_cmd(
+    llm: str = typer.Option("smollm2-135m", help="LLM to time."),
+    pairs: int = typer.Option(48, help="(passage, query) pairs scored by each scorer."),
+    seeds: int = typer.Option(8, help="Seeds for the whole-pipeline timing (0: skip)."),
+    out: Path = typer.Option(Path("results/perf"), help="Folder for fret.json / fret.md."),
+) -> None:
+    """Pairs/s of the batched scorer vs a naive one-pair loop; seeds/min of the pipeline."""
+    from gecko_bench.fret.perf import run
+
+    result = run(llm=llm, n_pairs=pairs, n_seeds=seeds, out=out)
+    console.print(result["markdown"])
