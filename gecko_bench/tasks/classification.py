@@ -98,9 +98,12 @@ class _Classification(GeckoTask, AbsTaskClassification):
         train, test = self.split()
         train = _cap(train, self.tiny_train if self.tiny else self.max_train)
         test = _cap(test, self.tiny_test if self.tiny else self.max_test)
+        # Integer ids in sorted label order (mteb's binary metrics need 0/1; "spam" and "pos"
+        # sort last, so they are the positive class).
+        ids = {lab: i for i, lab in enumerate(sorted({r[2] for r in train + test}))}
 
         def ds(rows: list[Row]) -> Dataset:
-            return Dataset.from_list([{"text": t, "label": lab} for _, t, lab in rows])
+            return Dataset.from_list([{"text": t, "label": ids[lab]} for _, t, lab in rows])
         return {"default": DatasetDict({"train": ds(train), "test": ds(test)})}
 
 

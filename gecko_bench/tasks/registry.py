@@ -67,25 +67,25 @@ def get_task(name: str) -> AbsTask:
     return TASKS[name]()
 
 
-def _restrict_langs(task: AbsTask, langs: list[str]) -> None:
-    """Keep the subsets of a multilingual task whose languages are all in `langs` (+ en for pairs)."""
-    if not task.metadata.is_multilingual:
-        return
+def _subsets_for(task: AbsTask, langs: list[str]) -> list[str]:
+    """Subsets of a multilingual task whose languages are all in `langs` (+ en for pairs)."""
     keep = []
     for subset in task.hf_subsets:
         parts = subset.split("-")
         allowed = set(langs) | ({"en"} if len(parts) > 1 else set())
         if all(p in allowed for p in parts):
             keep.append(subset)
-    if not keep:
-        raise InputError(f"task {task.metadata.name} has no subset for languages "
-                         f"{','.join(langs)}; its subsets are {', '.join(task.hf_subsets)}")
-    task.hf_subsets = keep
+    return keep
 
 
 def get_suite(name: str, langs: list[str] | None = None) -> list[AbsTask]:
-    """Instantiated tasks of suite `name`; `langs` (e.g. ``["de", "fr"]``) restricts the subsets
-    of multilingual tasks. InputError for an unknown suite or language."""
+    """Instantiated tasks of suite `name`.
+
+    `langs` (e.g. ``["de", "fr"]``) restricts multilingual tasks to those languages (pair subsets
+    such as ``en-de`` count as ``de``); a multilingual task with none of them is left out, and
+    monolingual tasks are kept as they are. InputError for an unknown suite or language, or when
+    no multilingual task of the suite covers any of `langs`.
+    """
     if name not in SUITES:
         raise InputError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}")
     if langs is not None:
@@ -94,10 +94,22 @@ def get_suite(name: str, langs: list[str] | None = None) -> list[AbsTask]:
             raise InputError(f"unknown language(s) {', '.join(bad)}; valid languages: "
                              f"{', '.join(LANGS)}")
     tasks = [get_task(t) for t in SUITES[name]]
-    if langs:
-        for task in tasks:
-            _restrict_langs(task, langs)
-    return tasks
+    if not langs:
+        return tasks
+    kept, matched = [], False
+    for task in tasks:
+        if not task.metadata.is_multilingual:
+            kept.append(task)
+            continue
+        subsets = _subsets_for(task, langs)
+        if subsets:
+            task.hf_subsets = subsets
+            kept.append(task)
+            matched = True
+    if not matched:
+        raise InputError(f"no multilingual task of suite {name!r} covers {', '.join(langs)}; "
+                         f"valid languages: {', '.join(LANGS)}")
+    return kept
 
 
 def task_category(task: AbsTask) -> str:
@@ -125,3 +137,34 @@ def classification_train_sets() -> dict[str, list[tuple[str, str]]]:
     """
     return {name: cls().train_rows() for name, cls in FULL_TASKS.items()
             if issubclass(cls, _Classification)}
+
+
+def task_size(task: AbsTask) -> str:
+    """Human-readable size of a (loaded or loadable) task, summed over its selected subsets."""
+    task.load_data()
+    queries = docs = items = train = 0
+    for subset in task.hf_subsets:
+        data = task.dataset[subset]
+        split = data["test"]
+        if isinstance(split, dict):
+            queries += len(split["queries"])
+            docs += len(split["corpus"])
+        else:
+            items += len(split)
+        if "train" in data:
+            train += len(data["train"])
+    n = len(task.hf_subsets)
+    per = f" in {n} subsets" if n > 1 else ""
+    if queries:
+        return f"{queries} queries / {docs} docs{per}"
+    if train:
+        return f"{train} train / {items} test"
+    return f"{items} {'pairs' if task_category(task) in {'STS', 'PairClassification', 'BitextMining'} else 'texts'}{per}"
+
+
+def describe(name: str) -> dict[str, str]:
+    """One row about a full task and its tiny variant (for docs and ``gecko-bench tasks list``)."""
+    task, tiny = get_task(name), get_task(name + "-tiny")
+    return {"task": name, "category": task_category(task), "source": task.source,
+            "licence": task.licence, "size": task_size(task), "tiny size": task_size(tiny),
+            "main metric": task.metadata.main_score, "instruction": task.gecko_instruction}

@@ -30,13 +30,24 @@ def retrieval_split(queries: list[dict], corpus: list[dict], qrels: dict[str, di
     }
 
 
-def faq_retrieval_split(lang: str, n_queries: int | None) -> dict[str, Any]:
-    """Questions -> answers of the FAQ in one language; the full answer corpus is searched."""
+def tiny_slice(keys: list[str], n_queries: int, n_corpus: int) -> tuple[set[str], set[str]]:
+    """(query keys, corpus keys) of a tiny retrieval slice: the queried items' documents plus
+    deterministic distractors up to `n_corpus` documents."""
+    queried = set(stable_sample(keys, n_queries, SPLIT_SEED, key=str))
+    others = [k for k in stable_order(keys, SPLIT_SEED + 1, key=str) if k not in queried]
+    return queried, queried | set(others[: max(0, n_corpus - len(queried))])
+
+
+def faq_retrieval_split(lang: str, tiny: bool) -> dict[str, Any]:
+    """Questions -> answers of the FAQ in one language; the full answer corpus is searched
+    (the tiny slice: 30 questions over 80 answers)."""
     entries = debian_faq.faq_entries(lang)
-    picked = {e.section for e in stable_sample(entries, n_queries, SPLIT_SEED,
-                                               key=lambda e: e.section)}
+    sections = [e.section for e in entries]
+    picked, in_corpus = (tiny_slice(sections, 30, 80) if tiny
+                         else (set(sections), set(sections)))
     queries = [{"id": f"q{e.section}", "text": e.question} for e in entries if e.section in picked]
-    corpus = [{"id": f"d{e.section}", "title": "", "text": e.answer} for e in entries]
+    corpus = [{"id": f"d{e.section}", "title": "", "text": e.answer} for e in entries
+              if e.section in in_corpus]
     qrels = {f"q{s}": {f"d{s}": 1} for s in picked}
     return retrieval_split(queries, corpus, qrels)
 
@@ -56,11 +67,10 @@ class DebianFAQRetrieval(GeckoTask, AbsTaskRetrieval):
     )
 
     def build(self) -> dict[str, Any]:
-        n = TINY_QUERIES if self.tiny else None
-        return {"default": {"test": faq_retrieval_split("en", n)}}
+        return {"default": {"test": faq_retrieval_split("en", self.tiny)}}
 
 
-TINY_FAQ_LANGS = ("en", "de", "ja")
+TINY_FAQ_LANGS = ("de", "fr", "ja")  # en is covered by DebianFAQRetrieval-tiny
 
 
 class DebianFAQMultilingualRetrieval(GeckoTask, AbsTaskRetrieval):
@@ -81,8 +91,7 @@ class DebianFAQMultilingualRetrieval(GeckoTask, AbsTaskRetrieval):
     tiny_metadata = {"eval_langs": {lg: [debian_faq.MTEB_LANGS[lg]] for lg in TINY_FAQ_LANGS}}
 
     def build(self) -> dict[str, Any]:
-        n = TINY_QUERIES if self.tiny else None
-        return {lg: {"test": faq_retrieval_split(lg, n)} for lg in self.hf_subsets}
+        return {lg: {"test": faq_retrieval_split(lg, self.tiny)} for lg in self.hf_subsets}
 
 
 class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
@@ -91,7 +100,6 @@ class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
     source = "manpages"
     gecko_instruction = "find the manual page for a command description"
     symmetric = False
-    tiny_corpus = 200
     metadata = make_metadata(
         name="ManPageRetrieval", type="Retrieval", main_score="ndcg_at_10", source="manpages",
         eval_langs=["eng-Latn"], domains=["Programming", "Written"],
@@ -102,18 +110,13 @@ class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
 
     def build(self) -> dict[str, Any]:
         pages = manpages.man_pages()
-        queried = pages
-        corpus_pages = pages
-        if self.tiny:
-            queried = stable_sample(pages, TINY_QUERIES, SPLIT_SEED, key=lambda p: p.id)
-            ids = {p.id for p in queried}
-            others = [p for p in stable_order(pages, SPLIT_SEED + 1, key=lambda p: p.id)
-                      if p.id not in ids]
-            keep = ids | {p.id for p in others[: self.tiny_corpus - len(ids)]}
-            corpus_pages = [p for p in pages if p.id in keep]
-        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in queried]
-        corpus = [{"id": p.id, "title": "", "text": p.body} for p in corpus_pages]
-        qrels = {f"q:{p.id}": {p.id: 1} for p in queried}
+        ids = [p.id for p in pages]
+        picked, in_corpus = (tiny_slice(ids, TINY_QUERIES, 100) if self.tiny
+                             else (set(ids), set(ids)))
+        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in pages
+                   if p.id in picked]
+        corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages if p.id in in_corpus]
+        qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
         return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
 
 

@@ -20,7 +20,7 @@ class LeeSTS(GeckoTask, AbsTaskSTS):
     symmetric = True
     min_score = 0
     max_score = 1
-    tiny_pairs = 300
+    tiny_pairs = 150
     metadata = make_metadata(
         name="LeeSTS", type="STS", main_score="cosine_spearman", source="gensim-test-data",
         eval_langs=["eng-Latn"], domains=["News", "Written"], annotations="human-annotated",

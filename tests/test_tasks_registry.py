@@ -1,0 +1,114 @@
+"""Suites, task construction (deterministic on tiny slices), categories, bad names."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gecko_bench.errors import InputError
+from gecko_bench.tasks import (
+    classification_train_sets, get_suite, get_task, list_suites, task_category,
+)
+from gecko_bench.tasks.registry import CATEGORIES, FULL_TASKS, TINY_TASKS
+
+# One tiny task of every kind (the slow-to-parse SpamAssassin/WordNet ones are covered by the
+# in-process size test): retrieval, MIRACL-style, reranking, STS, classification (split by label
+# and by document), clustering, pair classification, both bitext tasks.
+DETERMINISM_TASKS = [
+    "DebianFAQRetrieval-tiny", "ManPageRetrieval-tiny", "DebianFAQMultilingualRetrieval-tiny",
+    "DebianFAQReranking-tiny", "LeeSTS-tiny", "FortunesClassification-tiny",
+    "BrownGenreClassification-tiny", "BrownGenreClustering-tiny", "FortunesClustering-tiny",
+    "BibleParaphrasePairClassification-tiny", "BibleBitextMining-tiny",
+    "DebianFAQBitextMining-tiny",
+]
+FINGERPRINT = """
+import hashlib, json, sys
+from gecko_bench.tasks.registry import TASKS
+def rows(x):
+    if isinstance(x, dict):
+        return {k: rows(v) for k, v in sorted(x.items()) if v is not None}
+    return x.to_list() if hasattr(x, "to_list") else x
+out = {}
+for name in sys.argv[1:]:
+    t = TASKS[name](); t.load_data()
+    out[name] = hashlib.sha256(json.dumps(rows(dict(t.dataset)), sort_keys=True,
+                                          ensure_ascii=False).encode()).hexdigest()
+print(json.dumps(out))
+"""
+
+
+def test_suites_cover_every_category_and_tiny_mirrors_full():
+    suites = list_suites()
+    assert {"gecko-offline-v1", "gecko-offline-tiny", "miracl-offline"} <= set(suites)
+    assert suites["gecko-offline-tiny"] == [n + "-tiny" for n in suites["gecko-offline-v1"]]
+    cats = {task_category(t) for t in get_suite("gecko-offline-v1")}
+    assert cats == set(CATEGORIES)
+
+
+def test_every_task_has_instruction_symmetry_and_licence():
+    for name, cls in {**FULL_TASKS, **TINY_TASKS}.items():
+        task = cls()
+        assert task.metadata.name == name
+        assert task.gecko_instruction
+        assert task.symmetric == (task_category(task) not in {"Retrieval", "Reranking"})
+        assert task.licence and task.metadata.license
+
+
+def _fingerprints(hash_seed: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    out = subprocess.run([sys.executable, "-c", FINGERPRINT, *DETERMINISM_TASKS], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_tiny_construction_is_deterministic_across_processes():
+    """Same fetched files -> byte-identical tiny datasets, whatever Python's hash seed."""
+    first, second = _fingerprints("1"), _fingerprints("2")
+    assert first == second and set(first) == set(DETERMINISM_TASKS)
+
+
+def test_tiny_sizes_stay_small():
+    for name, cls in TINY_TASKS.items():
+        task = cls()
+        task.load_data()
+        for subset in task.dataset.values():
+            split = subset["test"]
+            if isinstance(split, dict):
+                assert len(split["queries"]) <= 50 and len(split["corpus"]) <= 400, name
+            else:
+                assert len(split) <= 400, name
+            if "train" in subset:
+                assert len(subset["train"]) <= 200, name
+
+
+def test_langs_restrict_multilingual_subsets():
+    (miracl,) = get_suite("miracl-offline", langs=["de", "fr"])
+    assert miracl.hf_subsets == ["de", "fr"]
+    tasks = {t.metadata.name: t for t in get_suite("gecko-offline-v1", langs=["ja"])}
+    assert tasks["DebianFAQBitextMining"].hf_subsets == ["en-ja"]
+    assert tasks["DebianFAQRetrieval"].hf_subsets == ["default"]  # monolingual: untouched
+    assert "BibleBitextMining" not in tasks  # en-es only: no Japanese subset
+
+
+@pytest.mark.parametrize("call, listed", [
+    (lambda: get_task("NoSuchTask"), "DebianFAQRetrieval"),
+    (lambda: get_suite("no-such-suite"), "gecko-offline-tiny"),
+    (lambda: get_suite("miracl-offline", langs=["xx"]), "zh"),
+])
+def test_unknown_names_list_valid_ones(call, listed):
+    with pytest.raises(InputError, match=listed):
+        call()
+
+
+def test_classification_train_sets_disjoint_from_test():
+    train_sets = classification_train_sets()
+    assert set(train_sets) == {"FortunesClassification", "SpamAssassinClassification",
+                               "PangLeePolarityClassification", "BrownGenreClassification"}
+    for name, rows in train_sets.items():
+        task = get_task(name)
+        task.load_data()
+        test_texts = set(task.dataset["default"]["test"]["text"])
+        assert rows and not {t for t, _ in rows} & test_texts, name
+        assert len({lab for _, lab in rows}) >= 2
