@@ -83,12 +83,12 @@ def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
     from gecko_bench.corpora import seeds
 
     pairs = prefinetune_pairs(seeds.wikipedia_sections(), seeds.book_paragraphs())
-    guard = _guard(pairs, "pre-finetuning pairs")
     groups: dict[str, list[Example]] = {}
     for ex in pairs:
         groups.setdefault(ex.task_type, []).append(ex)
     bs, steps = cfg.prefinetune_batch_size, cfg.prefinetune_steps
     mix = build_mixture(groups, steps * bs, bs, "original", cfg.seed)
+    guard = _guard(mix.examples, "pre-finetuning pairs")  # what is trained on
     dataset = to_dataset(mix.examples, cfg.unified_format, with_negative=False)
     spec = RunSpec(
         stage="prefinetune", init=cfg.base_model, out=Path(out_dir), steps=steps, batch_size=bs,
