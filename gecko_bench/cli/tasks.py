@@ -45,3 +45,43 @@ def list_tasks(
             table.add_row(name, task_category(task), task.source, task.licence,
                           task.metadata.main_score, task.gecko_instruction)
     Console().print(table)
+
+
+@app.command("smoke")
+def smoke(
+    model: str = typer.Option("minilm-l6", "--model", help="Registered sentence-transformers "
+                              "model name or checkpoint folder."),
+    suite: str = typer.Option("gecko-offline-tiny", "--suite", help="Suite to run."),
+    langs: str = typer.Option("", "--langs", help="Comma-separated languages for multilingual "
+                              "tasks (default: all of the suite's)."),
+) -> None:
+    """Run a suite through plain mteb.evaluate (no store, no cache): main score and time per task.
+
+    A check that the tasks load and score offline; real evaluations go through `gecko-bench eval`.
+    """
+    import os
+    import time
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import mteb
+    from rich.progress import Progress
+
+    from gecko_bench.assets.loaders import load_sentence_transformer
+    from gecko_bench.tasks import get_suite
+
+    tasks = get_suite(suite, langs=[x for x in langs.split(",") if x] or None)
+    encoder = load_sentence_transformer(model)
+    table = Table("task", "subset: main score", "wall s", "cpu s")
+    wall0, cpu0 = time.time(), time.process_time()
+    with Progress() as progress:
+        bar = progress.add_task(f"{suite} on {model}", total=len(tasks))
+        for task in tasks:
+            wall, cpu = time.time(), time.process_time()
+            result = mteb.evaluate(encoder, [task], cache=None, show_progress_bar=False)
+            scores = result.task_results[0].scores["test"]
+            table.add_row(task.metadata.name,
+                          ", ".join(f"{s['hf_subset']}: {s['main_score']:.3f}" for s in scores),
+                          f"{time.time() - wall:.1f}", f"{time.process_time() - cpu:.1f}")
+            progress.advance(bar)
+    table.add_row("TOTAL", "", f"{time.time() - wall0:.1f}", f"{time.process_time() - cpu0:.1f}")
+    Console().print(table)
