@@ -86,7 +86,12 @@ def build_fixture_db(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def dashboard_db(tmp_path_factory) -> Path:
-    """Path of the shared fixture database (built on first use in the session)."""
-    root = tmp_path_factory.getbasetemp() / "dashboard-fixture"
-    root.mkdir(exist_ok=True)
+    """Path of the shared fixture database (built on first use in the session).
+
+    Set ``GECKO_BENCH_DASHBOARD_FIXTURE=/some/folder`` to keep and reuse it across sessions
+    while working on the dashboard.
+    """
+    keep = os.environ.get("GECKO_BENCH_DASHBOARD_FIXTURE")
+    root = Path(keep) if keep else tmp_path_factory.getbasetemp() / "dashboard-fixture"
+    root.mkdir(parents=True, exist_ok=True)
     return build_fixture_db(root)

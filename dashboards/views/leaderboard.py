@@ -84,7 +84,7 @@ def _per_task(db: Path, row: pd.Series, suite: str | None, scores_mod) -> None:
         color=alt.Color("category:N"), tooltip=["task", "category", "metric",
                                                 alt.Tooltip("score:Q", format=".2f")])
     st.altair_chart(chart.properties(height=26 * len(table) + 40), width="stretch")
-    common.table(table.round(2), f"tasks-{row['model']}-{row['dim']}")
+    common.table(table.round({"score": 2}), f"tasks-{row['model']}-{row['dim']}")
 
 
 def render(db: Path) -> None:

@@ -137,3 +137,17 @@ def model_eval_runs(db_path: str | Path | None = None) -> pd.DataFrame:
             "SELECT model_id, run_id, any_value(suite) AS suite, "
             "count(DISTINCT task) AS n_tasks, count(*) AS n_scores "
             "FROM scores GROUP BY model_id, run_id ORDER BY run_id").df()
+
+
+def fret_mined_strategies(db_path: str | Path | None, dataset_id: str) -> pd.DataFrame:
+    """Mined (positive, negative) strategies stored for a FRet dataset.
+
+    Columns: positive, negative, n_examples, mined_at. Empty when nothing was mined yet.
+    """
+    with reader(db_path) as con:
+        if not table_exists(con, "fret_mined"):
+            return pd.DataFrame(columns=["positive", "negative", "n_examples", "mined_at"])
+        return con.execute(
+            "SELECT positive, negative, count(*) AS n_examples, max(mined_at) AS mined_at "
+            "FROM fret_mined WHERE dataset_id = ? GROUP BY positive, negative "
+            "ORDER BY positive, negative", [dataset_id]).df()
