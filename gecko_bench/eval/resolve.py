@@ -98,8 +98,8 @@ def _mteb_task(name: str, langs: list[str] | None):
     except (KeyError, ValueError) as exc:
         ours = []
         module = _tasks_module()
-        if module is not None and hasattr(module, "list_tasks"):
-            ours = list(module.list_tasks())
+        if module is not None:
+            ours = list(getattr(module, "TASKS", {}))
         names = [t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)]
         close = difflib.get_close_matches(name, ours + names, n=5)
         raise InputError(

@@ -41,7 +41,7 @@ def parse_dims(dims: list[int] | None, model_dim: int) -> list[int]:
 def _score_rows(spec: TaskSpec, result, dim: int, **common) -> list[dict]:
     """Flatten an mteb TaskResult to one row per scalar metric (main metric flagged)."""
     main = spec.task.metadata.main_score
-    multilingual = len(spec.task.hf_subsets or []) > 1
+    multilingual = bool(spec.task.metadata.is_multilingual)
     rows = []
     for split, per_subset in result.scores.items():
         for entry in per_subset:
