@@ -44,8 +44,8 @@ def _sidebar(db) -> str:
         st.cache_data.clear()
     try:
         counts = common.load(table_counts, db)
-        rows = {k: v for k, v in counts.items() if k != "schema_info"}
-        st.sidebar.caption(" · ".join(f"{k}: {v}" for k, v in rows.items()) or "no tables")
+        rows = {k: v for k, v in counts.items() if k != "schema_info" and v}
+        st.sidebar.caption(" · ".join(f"{k}: {v}" for k, v in rows.items()) or "empty database")
     except Unavailable:
         pass  # the page itself explains
     return page

@@ -45,7 +45,8 @@ def heatmap(cells: pd.DataFrame, category: str) -> alt.Chart:
     pos_order = [p for p in POSITIVES if p in set(data["positive"])] + \
         sorted(set(data["positive"]) - set(POSITIVES))
     base = alt.Chart(data, title=f"{category} average (points, 95% CI)").encode(
-        x=alt.X("negative:N", sort=neg_order, title="hard negative"),
+        x=alt.X("negative:N", sort=neg_order, title="hard negative",
+                axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("positive:N", sort=pos_order, title="positive"))
     rect = base.mark_rect().encode(
         color=alt.Color("score:Q", scale=alt.Scale(scheme="blues"), title="score"),
@@ -53,7 +54,7 @@ def heatmap(cells: pd.DataFrame, category: str) -> alt.Chart:
                  alt.Tooltip("ci_low:Q", format=".2f"), alt.Tooltip("ci_high:Q", format=".2f"),
                  "n_tasks", "n_models"])
     text = base.mark_text(fontSize=13).encode(text="label:N")
-    return (rect + text).properties(height=70 * max(1, len(pos_order)) + 40)
+    return (rect + text).properties(height=alt.Step(56))
 
 
 def render(db: Path) -> None:

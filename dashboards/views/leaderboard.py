@@ -55,7 +55,7 @@ def category_chart(board: pd.DataFrame) -> alt.Chart:
                      value_name="score").dropna()
     base = alt.Chart(long).encode(
         x=alt.X("category:N", sort=cats + ["mean"], title=None,
-                axis=alt.Axis(labelAngle=-30, labelLimit=200)),
+                axis=alt.Axis(labelAngle=0, labelLimit=200, orient="top")),
         y=alt.Y("entry:N", sort=list(data["entry"]), title=None, axis=alt.Axis(labelLimit=400)))
     rect = base.mark_rect().encode(
         color=alt.Color("score:Q", scale=alt.Scale(scheme="greens"), title="points"),
