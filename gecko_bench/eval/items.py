@@ -17,6 +17,7 @@ Classification         test row index   ``correct``: share of mteb's experiments
 BitextMining           sentence index   ``correct``: 1 if the nearest neighbour is the gold
                                         translation
 Clustering             (none)           no per-item quality exists; only task-level scores
+Summarization, others  (none)           task-level scores only
 =====================  ===============  ==========================================================
 """
 

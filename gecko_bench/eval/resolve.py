@@ -223,7 +223,11 @@ def resolve(suite: str | None = None, tasks: list[str] | None = None,
 
 def load_checked(spec: TaskSpec) -> None:
     """Load a task's data; a missing hub dataset or an empty split is one clear InputError."""
+    from mteb.abstasks.aggregated_task import AbsTaskAggregate
+
     task = spec.task
+    if isinstance(task, AbsTaskAggregate):  # mteb loads and checks its subtasks itself
+        return
     if not task.data_loaded:
         try:
             task.load_data()

@@ -142,6 +142,10 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     cache = EmbeddingCache(backend.namespace, cache_dir) if use_cache else None
     started = time.perf_counter()
     durations: dict[str, float] = {}
+    import datasets
+
+    bars_were_on = not datasets.utils.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # ours replace the per-map bars of mteb's data handling
     try:
         with _progress(progress) as bars:
             encoder = GeckoEncoder(backend, prompt_style, cache, batch_size, bars)
@@ -171,6 +175,9 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
         store.finish_run(run_id, "failed", durations, f"{type(exc).__name__}: {exc}",
                          db_path=db_path)
         raise
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
     store.finish_run(run_id, "finished", durations, db_path=db_path)
     return run_id
 
