@@ -174,7 +174,8 @@ def write_hf_scifact(folder: Path, n: int = 30) -> Path:
     (folder / "README.md").write_text(
         "---\nconfigs:\n"
         "- config_name: corpus\n  data_files:\n  - split: corpus\n    path: corpus/corpus.jsonl\n"
-        "- config_name: queries\n  data_files:\n  - split: queries\n    path: queries/queries.jsonl\n"
+        "- config_name: queries\n  data_files:\n  - split: queries\n"
+        "    path: queries/queries.jsonl\n"
         "- config_name: default\n  data_files:\n  - split: test\n    path: qrels/test.jsonl\n"
         "---\n")
     return folder

@@ -44,7 +44,7 @@ def _weights_id(path: Path) -> str:
 
 
 def _config_digest(folder: Path) -> str:
-    """Short hash of a checkpoint's module configs (pooling, normalisation): part of the cache key."""
+    """Short hash of a checkpoint's module configs (pooling, normalisation), for the cache key."""
     import hashlib
 
     digest = hashlib.sha256()

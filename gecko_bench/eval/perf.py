@@ -2,7 +2,8 @@
 
 Three timings in one process, after an untimed priming pass that loads every task's data once
 (so in-process corpus caches and the OS file cache favour no variant). Each timing starts from
-fresh task objects (building the datasets is counted every time) and includes model loading: (1) plain mteb with a SentenceTransformer, no caches;
+fresh task objects (building the datasets is counted every time) and includes model loading:
+(1) plain mteb with a SentenceTransformer, no caches;
 (2) our runner, cold: an empty embedding cache and an empty database; (3) our runner, warm: the
 cache from (2), a new empty database (so nothing is skipped as already scored). Our runs use
 prompt style ``none`` so the model reads exactly the texts plain mteb gives it; the main scores
@@ -45,7 +46,8 @@ def _ours(model: str, suite, tasks_file, batch_size: int, cache_dir: Path,
     wall = time.perf_counter() - start
     df = scores_frame(db, main_only=True)
     means = df.groupby("task")["value"].mean().to_dict()
-    return wall, {k: float(v) for k, v in means.items()}, json.loads(get_run(run_id, db)["durations"])
+    durations = json.loads(get_run(run_id, db)["durations"])
+    return wall, {k: float(v) for k, v in means.items()}, durations
 
 
 def run_perf(model: str, suite: str | None, tasks_file: str | Path | None, batch_size: int,

@@ -92,7 +92,8 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
-    the run row lists them under ``config.skipped``. ``cache_dir`` overrides
+    the run row lists them under ``config.skipped``. A `run_id` that already exists in the
+    store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
     """
     from gecko_bench import store
@@ -129,9 +130,12 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
               "max_seq_length": backend.max_seq_length,
               "task_names": [s.name for s in specs],
               "skipped": [s.name for s in specs if s.name not in {p[0].name for p in pending}]}
-    run_id = store.start_run("eval", config, collect(device), profile=profile,
-                             experiment=experiment, variant=variant, db_path=db_path,
-                             run_id=run_id)
+    # An existing run id (e.g. a pipeline's) gets the scores attached; its owner finishes it.
+    owned = run_id is None or not _run_exists(run_id, db_path)
+    if owned:
+        run_id = store.start_run("eval", config, collect(device), profile=profile,
+                                 experiment=experiment, variant=variant, db_path=db_path,
+                                 run_id=run_id)
     with store.transaction(db_path) as con:
         store.upsert_model(backend.model_id, backend.name, path=backend.path, kind=backend.kind,
                            n_params=backend.n_params, dim=backend.dim, con=con)
@@ -172,14 +176,23 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
                          unique_texts=st.unique, texts_encoded=st.encoded,
                          cache_hits=st.cache_hits)
     except BaseException as exc:
-        store.finish_run(run_id, "failed", durations, f"{type(exc).__name__}: {exc}",
-                         db_path=db_path)
+        if owned:
+            store.finish_run(run_id, "failed", durations, f"{type(exc).__name__}: {exc}",
+                             db_path=db_path)
         raise
     finally:
         if bars_were_on:
             datasets.enable_progress_bars()
-    store.finish_run(run_id, "finished", durations, db_path=db_path)
+    if owned:
+        store.finish_run(run_id, "finished", durations, db_path=db_path)
     return run_id
+
+
+def _run_exists(run_id: str, db_path) -> bool:
+    from gecko_bench.store import default_db_path, get_run
+
+    path = Path(db_path) if db_path else default_db_path()
+    return path.exists() and get_run(run_id, path) is not None
 
 
 def _progress(enabled: bool):
