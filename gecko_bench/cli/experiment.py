@@ -28,6 +28,8 @@ def experiment(
     tasks: Optional[str] = typer.Option(
         None, "--tasks", help="Comma-separated task names instead of the profile's suite."),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
+    work_root: Optional[Path] = typer.Option(None, "--work-dir", help="Where checkpoints go "
+                                             "(default results/runs/)."),
     overrides: Optional[list[str]] = typer.Option(
         None, "--set", help="Override a profile field, e.g. --set fret.n_seeds=8 "
         "--set eval.tasks=LeeSTS-tiny (repeatable)."),
@@ -45,7 +47,7 @@ def experiment(
     from gecko_bench.report import frame_table
 
     resolved = apply_cli_overrides(config.resolve(profile), overrides)
-    summary = run_experiment(name, resolved, seeds=seeds, db_path=db,
+    summary = run_experiment(name, resolved, seeds=seeds, db_path=db, root=work_root,
                              only=variants, console=console,
                              tasks=[t.strip() for t in tasks.split(",")] if tasks else None)
     output.mkdir(parents=True, exist_ok=True)

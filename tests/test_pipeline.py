@@ -1,0 +1,92 @@
+"""The main job and the experiments end to end on a micro profile: kill, resume, rerun, tags."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gecko_bench.store import connect
+from gecko_bench.store.scores import scores_frame
+
+# The tiny profile shrunk further so the whole job runs in a couple of minutes: real FRet with
+# SmolLM2 on real seed passages, real training of MiniLM, real evaluation on two real tasks.
+MICRO = ["fret.n_seeds=6", "fret.n_neighbours=4", "fret.batch_size=3",
+         "train.prefinetune_steps=2", "train.prefinetune_batch_size=8",
+         "train.finetune_steps=2", "train.finetune_batch_size=4",
+         "train.classification_per_task=4", "train.save_steps=1",
+         "train.mrl_dims=384,64", "eval.dims=384,64",
+         "eval.tasks=DebianFAQRetrieval-tiny,LeeSTS-tiny", "eval.baselines=minilm-l6"]
+
+
+def _cmd(*args: str) -> list[str]:
+    sets = [x for s in MICRO for x in ("--set", s)]
+    return [sys.executable, "-m", "gecko_bench", *args, "--profile", "tiny", *sets]
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="160")
+    return root, root / "r.duckdb", env
+
+
+@pytest.mark.slow
+def test_killed_job_resumes_and_a_finished_job_only_reports(job):
+    root, db, env = job
+    args = _cmd("run", "--db", str(db), "--work-dir", str(root / "work"))
+    # 1. start the job and kill it hard once the FRet stage is recorded
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "stage fret finished" in line:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert any("stage fret finished" in line for line in seen), "".join(seen[-30:])
+
+    # 2. rerun: FRet is not rebuilt, the rest runs, the report prints
+    second = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "stage fret: done earlier, skipped" in second.stdout
+    assert "Student gain over minilm-l6" in second.stdout
+    assert "gecko-bench dashboard" in second.stdout
+    with connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM fret_datasets").fetchone()[0] == 1
+        statuses = dict(con.execute(
+            "SELECT status, count(*) FROM runs WHERE kind = 'pipeline' GROUP BY status").fetchall())
+    assert statuses.get("finished") == 1 and statuses.get("running") == 1  # the killed one
+    scores = scores_frame(db, main_only=True)
+    assert {"DebianFAQRetrieval-tiny", "LeeSTS-tiny"} <= set(scores["task"])
+    assert scores["model_id"].nunique() == 2 and set(scores["dim"]) == {384, 64}
+
+    # 3. rerun after completion: nothing runs, the results print
+    t0 = time.monotonic()
+    third = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert third.returncode == 0 and "already complete" in third.stdout
+    assert "Student gain over minilm-l6" in third.stdout
+    assert time.monotonic() - t0 < 120
+
+
+@pytest.mark.slow
+def test_label_strategy_experiment_lands_tagged_in_the_store(job):
+    root, db, env = job
+    out = root / "experiments"
+    result = subprocess.run(
+        _cmd("experiment", "label-strategies", "--variant", "pos=p1,neg=lowest", "--db", str(db),
+             "--work-dir", str(root / "work"), "--output", str(out)),
+        capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "paper: Gecko Table 3" in result.stdout
+    scores = scores_frame(db, experiment="label-strategies", main_only=True)
+    assert set(scores["variant"]) == {"pos=seed,neg=none", "pos=p1,neg=lowest"}
+    summary = (out / "label-strategies-tiny.csv").read_text()
+    assert "pos=p1,neg=lowest" in summary and "Retrieval" in summary
