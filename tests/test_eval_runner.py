@@ -100,13 +100,22 @@ def test_item_scores_agree_with_task_scores(work):
     assert rho == pytest.approx(_main(work["scores"], "EvalTestLeeSTS", 384), abs=1e-4)
 
 
-def test_second_run_encodes_nothing(work):
+def test_second_run_encodes_nothing(work, monkeypatch):
+    """Same cache, new database: all hits. The scores join a run the caller already opened."""
+    import gecko_bench.eval.encoder as enc
+    from gecko_bench.store import start_run
+
     db2 = work["root"] / "second.duckdb"
+    owner = start_run("pipeline", {}, {}, db_path=db2)
+    encoded, real = [], enc.Backend.encode_batch  # spy on what reaches the model
+    monkeypatch.setattr(enc.Backend, "encode_batch",
+                        lambda self, texts, q: encoded.extend(texts) or real(self, texts, q))
     run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db2,
-                      cache_dir=work["cache"], progress=False)
-    durations = json.loads(get_run(run_id, db2)["durations"])
-    assert durations["texts_encoded"] == 0 and durations["cache_hits"] > 0
+                      cache_dir=work["cache"], progress=False, run_id=owner)
+    assert encoded == [] and run_id == owner
+    assert get_run(owner, db2)["status"] == "running"  # left for its owner to finish
     again = scores_frame(db2)
+    assert set(again.run_id) == {owner}
     for task in set(again.task):
         assert _main(again, task, 384) == pytest.approx(_main(work["scores"], task, 384),
                                                         abs=1e-6)
