@@ -31,7 +31,9 @@ def chart(data: pd.DataFrame, category: str) -> alt.Chart:
     """Lines of score against dimension (log2 axis), one per checkpoint."""
     return alt.Chart(data[data["category"] == category],
                      title=f"{category}: score vs embedding dimension").mark_line(point=True).encode(
-        x=alt.X("dim:Q", scale=alt.Scale(type="log", base=2), title="embedding dimension",
+        x=alt.X("dim:Q", scale=alt.Scale(type="log", base=2, nice=False,
+                                         domain=[int(data["dim"].min()), int(data["dim"].max())]),
+                title="embedding dimension",
                 axis=alt.Axis(values=sorted(data["dim"].unique().tolist()))),
         y=alt.Y("score:Q", title="score (points)", scale=alt.Scale(zero=False)),
         color=alt.Color("checkpoint:N", legend=alt.Legend(orient="bottom", labelLimit=400)),

@@ -22,8 +22,9 @@ def delta_chart(table: pd.DataFrame) -> alt.Chart:
                        for r, s in zip(data["regressed"], data["significant"])]
     colour = alt.Color("verdict:N", scale=alt.Scale(
         domain=["regressed", "significant", "not significant"],
-        range=["#dc2626", "#2563eb", "#9ca3af"]), legend=alt.Legend(orient="bottom"))
-    base = alt.Chart(data).encode(y=alt.Y("label:N", title=None, sort=None))
+        range=["#dc2626", "#2563eb", "#9ca3af"]), legend=alt.Legend(orient="top", title=None))
+    base = alt.Chart(data).encode(y=alt.Y("label:N", title=None, sort=None,
+                                          axis=alt.Axis(labelLimit=300)))
     bars = base.mark_errorbar(ticks=True, thickness=2).encode(
         x=alt.X("ci_low:Q", title="candidate − baseline (points, 95% CI)"), x2="ci_high:Q",
         color=colour)
@@ -32,8 +33,9 @@ def delta_chart(table: pd.DataFrame) -> alt.Chart:
         tooltip=["label", "category", "n_items", alt.Tooltip("baseline:Q", format=".2f"),
                  alt.Tooltip("candidate:Q", format=".2f"), alt.Tooltip("delta:Q", format="+.2f"),
                  alt.Tooltip("p_adjusted:Q", format=".3g"), "verdict"])
-    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-    return (bars + points + zero).properties(height=max(120, 28 * len(data)))
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
+        strokeDash=[4, 4], color="#6b7280").encode(x="x:Q")
+    return (bars + points + zero).properties(height=alt.Step(36))
 
 
 def render(db: Path) -> None:

@@ -88,7 +88,13 @@ def _run_details(run: pd.Series) -> None:
         versions = pd.DataFrame(sorted(_json(run.package_versions).items()),
                                 columns=["package", "version"])
         common.table(versions, f"versions-{run.run_id}")
-    durations = pd.DataFrame(sorted(_json(run.durations).items()), columns=["stage", "seconds"])
+    # Runs store stage seconds as floats and a few counters (texts encoded, cache hits) as ints.
+    recorded = _json(run.durations)
+    counters = {k: v for k, v in recorded.items() if isinstance(v, int)}
+    durations = pd.DataFrame(sorted((k, v) for k, v in recorded.items() if isinstance(v, float)),
+                             columns=["stage", "seconds"])
+    if counters:
+        st.caption("Counters: " + " · ".join(f"{k} {v}" for k, v in sorted(counters.items())))
     if len(durations):
         st.markdown("**Stage durations**")
         chart = alt.Chart(durations).mark_bar().encode(
