@@ -88,10 +88,39 @@ def build_fixture_db(root: Path) -> Path:
 def dashboard_db(tmp_path_factory) -> Path:
     """Path of the shared fixture database (built on first use in the session).
 
-    Set ``GECKO_BENCH_DASHBOARD_FIXTURE=/some/folder`` to keep and reuse it across sessions
-    while working on the dashboard.
+    Set ``GECKO_BENCH_DASHBOARD_FIXTURE=/some/folder`` to keep and reuse the fixture databases
+    across sessions while working on the dashboard.
     """
+    return build_fixture_db(_fixture_root(tmp_path_factory))
+
+
+def build_fret_db(root: Path) -> Path:
+    """A real, very small FRet build (smollm2-135m, 3 seeds, 4 neighbours) mined as p1/lowest."""
+    db = root / "fret.duckdb"
+    done = root / "fret-complete"
+    if done.exists():
+        return db
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gecko_bench.config import FretConfig
+    from gecko_bench.fret.mining import mine
+    from gecko_bench.fret.pipeline import build
+
+    cfg = FretConfig(n_seeds=3, n_neighbours=4, batch_size=3, corpus_size=30, seed=2,
+                     gen_attempts=1, max_new_tokens=40)
+    dataset = build(cfg, db_path=db, show_progress=False)
+    mine(dataset, "p1", "lowest", db_path=db)
+    done.touch()
+    return db
+
+
+def _fixture_root(tmp_path_factory) -> Path:
     keep = os.environ.get("GECKO_BENCH_DASHBOARD_FIXTURE")
     root = Path(keep) if keep else tmp_path_factory.getbasetemp() / "dashboard-fixture"
     root.mkdir(parents=True, exist_ok=True)
-    return build_fixture_db(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fret_db(tmp_path_factory) -> Path:
+    """Path of a database holding one small real FRet dataset (built on first use)."""
+    return build_fret_db(_fixture_root(tmp_path_factory))
