@@ -67,13 +67,16 @@ def _detail(row: pd.Series, neigh: pd.DataFrame, mined: pd.DataFrame | None) -> 
                 "classification, RRF = their reciprocal-rank fusion)")
     shown = neigh[NEIGHBOUR_COLUMNS].assign(text=neigh["text"].str.slice(0, 160))
     common.table(shown.round(4), f"neighbours-{row.query_id}")
-    long = neigh.melt(id_vars=["passage_id", "is_seed"],
-                      value_vars=["retriever_rank", "ql_rank", "rc_rank", "rrf_rank"],
-                      var_name="ranker", value_name="rank")
+    rankers = {"retriever_rank": "retriever", "ql_rank": "QL", "rc_rank": "RC",
+               "rrf_rank": "RRF"}
+    long = neigh.rename(columns=rankers).melt(
+        id_vars=["passage_id", "is_seed"], value_vars=list(rankers.values()),
+        var_name="ranker", value_name="rank")
     chart = alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("ranker:N", sort=["retriever_rank", "ql_rank", "rc_rank", "rrf_rank"],
-                title=None),
-        y=alt.Y("rank:Q", scale=alt.Scale(reverse=True), title="rank"),
+        x=alt.X("ranker:N", sort=list(rankers.values()), title=None,
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("rank:Q", scale=alt.Scale(reverse=True, domain=[1, len(neigh)]), title="rank",
+                axis=alt.Axis(tickMinStep=1)),
         detail="passage_id:N",
         color=alt.Color("is_seed:N", title="seed passage",
                         scale=alt.Scale(domain=[True, False], range=["#dc2626", "#9ca3af"])),
