@@ -46,6 +46,7 @@ def build_cmd(
     rrf_k: Optional[float] = typer.Option(None, help="RRF constant k in 1/(k + rank)."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature."),
     seed: Optional[int] = typer.Option(None, help="Sampling and corpus seed."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Token budget of each generation."),
     shard: Optional[str] = typer.Option(None, help="Build only shard i/n of the seeds."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
@@ -58,7 +59,7 @@ def build_cmd(
 
     cfg = _cfg(profile, llm=llm, llm_backend=backend, retriever=retriever, n_seeds=n_seeds,
                n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
-               temperature=temperature, seed=seed)
+               temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
     run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,

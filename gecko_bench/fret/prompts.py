@@ -72,6 +72,7 @@ QL_INTRO = "Each passage below is followed by a query that the passage answers.\
 RC_INTRO = ("For each passage and query, say whether the passage is relevant to the query "
             "(Yes or No).\n\n")
 MAX_PROMPT_WORDS = 200
+GEN_SHOTS = 4  # examples shown per generation prompt (of the six, rotated): shorter prefill
 
 
 def _clip(text: str, words: int = MAX_PROMPT_WORDS) -> str:
@@ -82,7 +83,7 @@ def _clip(text: str, words: int = MAX_PROMPT_WORDS) -> str:
 def generation_prompt(passage: str, rotation: int) -> tuple[str, str]:
     """(prompt, type of the last example) for a seed; `rotation` picks the example order."""
     k = rotation % len(EXAMPLES)
-    order = EXAMPLES[k + 1:] + EXAMPLES[:k + 1]  # example k comes last
+    order = (EXAMPLES[k + 1:] + EXAMPLES[:k + 1])[-GEN_SHOTS:]  # example k comes last
     shots = "".join(f"Passage: {e.passage}\nTask: {e.task}\nQuery: {e.query}\n\n" for e in order)
     return f"{GEN_INTRO}{shots}Passage: {_clip(passage)}\nTask:", order[-1].type
 
