@@ -14,7 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from gecko_bench.store.core import StoreError, default_db_path
-from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable
+from dashboards.analysis import task_scores
+from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable, experiment_scores
 
 
 def db_path() -> Path:
@@ -78,21 +79,9 @@ def table(df: pd.DataFrame, name: str, **kwargs: Any) -> Any:
     return out
 
 
-def need(module: str, what: str, hint: str) -> Any:
-    """Import a module a page depends on, or explain that this checkout does not have it yet."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise Unavailable(f"This gecko_bench has no {what} yet (`{module}` is missing).",
-                          hint) from None
-
-
 def experiment_tasks(db: Path, experiment: str, command: str) -> pd.DataFrame:
-    """Per-task scores (points) of an experiment's runs; Unavailable with ``command`` if none."""
-    from dashboards.analysis import task_scores
-
-    scores_mod = need("gecko_bench.store.scores", "scores store", "Update gecko_bench.")
-    scores = load(scores_mod.scores_frame, db, experiment=experiment, main_only=True)
+    """Per-task scores (points) of an experiment's checkpoints; Unavailable naming ``command``."""
+    scores = load(experiment_scores, db, experiment=experiment)
     if scores.empty:
         raise Unavailable(f"No scores from the `{experiment}` experiment yet.",
                           f"Run `{command}` (it tags its runs experiment={experiment}).")

@@ -4,6 +4,7 @@ Imported explicitly by tests/test_dashboard_*.py. The database is built once per
 (under pytest's session temp folder) and holds:
 
 - ``minilm-l6`` scored on two tiny real-data tasks (tests/dashboard_tasks.py) at 384/256/128/64-d;
+- a one-step real fine-tune (``trainers.finetune``) tagged ``task-diversity``/``all-original``;
 - seeded perturbations of its weights (Gaussian noise scaled to each tensor's spread), each
   recorded as a real ``perturb`` run and registered with the base model as parent, then
   evaluated with the ``label-strategies``, ``task-diversity`` and ``dims`` experiment tags the
@@ -30,7 +31,6 @@ PERTURBED = [
     ("ls-p1-none", "label-strategies", "pos=p1,neg=none", 0.08, 3, [384]),
     ("ls-p1-lowest", "label-strategies", "pos=p1,neg=lowest", 0.03, 4, [384]),
     ("td-qa", "task-diversity", "task=question answering", 0.05, 5, [384]),
-    ("td-uniform", "task-diversity", "uniform", 0.04, 6, [384]),
     ("dims-mrl", "dims", "mrl", 0.02, 7, ALL_DIMS),
     ("dims-no-mrl", "dims", "no-mrl", 0.12, 8, ALL_DIMS),
     ("damaged", None, None, 0.6, 9, [384]),
@@ -61,16 +61,25 @@ def build_fixture_db(root: Path) -> Path:
         return db
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gecko_bench.assets.loaders import load_sentence_transformer
+    from gecko_bench.config import TrainConfig
     from gecko_bench.eval import evaluate
     from gecko_bench.provenance import checkpoint_id, collect
     from gecko_bench.store import finish_run, start_run, upsert_model
     from gecko_bench.store.runs import get_model_row
+    from trainers import finetune
 
     cache = root / "embeddings"
     common = dict(tasks_file=str(TASKS_FILE), db_path=db, progress=False, cache_dir=cache,
                   batch_size=64)
     evaluate("minilm-l6", dims=ALL_DIMS, **common)
     base_id = get_model_row("minilm-l6", db)["model_id"]
+    # One real (one-step) fine-tune tagged task-diversity/all-original, evaluated by an untagged
+    # run: its scores reach the experiment through its training run, as when identical weights
+    # were already scored elsewhere.
+    checkpoint = finetune(TrainConfig(finetune_steps=1, finetune_batch_size=4), None,
+                          "minilm-l6", root / "finetuned", db_path=db,
+                          experiment="task-diversity", variant="all-original", mrl=False)
+    evaluate(str(checkpoint), dims=[384], **common)
     base = load_sentence_transformer("minilm-l6", "cpu")
     for name, experiment, variant, noise, seed, dims in PERTURBED:
         run_id = start_run("perturb", {"base": "minilm-l6", "noise": noise, "seed": seed},

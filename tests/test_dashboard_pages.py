@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
@@ -130,7 +129,7 @@ def test_page_waits_for_a_writer_and_shows_data(dashboard_db, tmp_path, monkeypa
 def test_leaderboard_ranks_complete_models_and_drills_down(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Leaderboard", monkeypatch)
     board = frame(at, "rank", "model", "mean")
-    assert len(board) == 1 + len(PERTURBED)
+    assert len(board) == 2 + len(PERTURBED)  # minilm-l6, its fine-tune, the perturbed copies
     assert list(board["rank"]) == list(range(1, len(board) + 1))
     assert {"Retrieval", "STS"} <= set(board.columns)
     damaged = board[board["model"] == "damaged"].iloc[0]
@@ -174,7 +173,8 @@ def test_task_diversity_bars(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Task diversity", monkeypatch)
     assert charts(at)
     cells = frame(at, "variant", "category", "score", "ci_low")
-    assert set(cells["variant"]) == {"task=question answering", "uniform"}
+    # "all-original" reaches the page through its training run (its eval run is untagged)
+    assert set(cells["variant"]) == {"task=question answering", "all-original"}
 
 
 def test_dimension_curves(dashboard_db, monkeypatch):
@@ -207,7 +207,7 @@ def test_regression_matches_regress_verdict(dashboard_db, monkeypatch):
 def test_runs_page_shows_provenance_and_lineage(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Runs", monkeypatch)
     runs = frame(at, "run_id", "kind", "git_sha", "device")
-    assert set(runs["kind"]) == {"eval", "perturb"}
+    assert set(runs["kind"]) == {"eval", "perturb", "finetune"}
     assert runs["git_sha"].notna().all()
     eval_run = runs[runs["kind"] == "eval"]["run_id"].iloc[0]
     at.selectbox(key="run-detail").set_value(eval_run).run()
@@ -215,4 +215,7 @@ def test_runs_page_shows_provenance_and_lineage(dashboard_db, monkeypatch):
     versions = frame(at, "package", "version")
     assert {"torch", "mteb", "sentence-transformers"} <= set(versions["package"])
     dot = at.get("graphviz_chart")[0].proto.spec
-    assert "damaged" in dot and "init" in dot and "scores:" in dot
+    assert "damaged" in dot and "init" in dot and "scores:" in dot and "finetune" in dot
+    attempts = frame(at, "stage", "steps_done", "final_loss")
+    assert list(attempts["stage"]) == ["finetune"] and attempts["steps_done"].iloc[0] == 1
+    assert any("training loss" in c.proto.spec for c in charts(at)), "loss curve missing"

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import common
 from dashboards.analysis import category_scores, task_scores
+from gecko_bench.store import scores as score_store
 from gecko_bench.store.dashboard import Unavailable
 
 EXPERIMENT = "dims"
@@ -47,8 +48,7 @@ def render(db: Path) -> None:
     try:
         tasks = common.experiment_tasks(db, EXPERIMENT, "gecko-bench experiment dims")
     except Unavailable as exc:
-        scores_mod = common.need("gecko_bench.store.scores", "scores store", "Update gecko_bench.")
-        tasks = task_scores(common.load(scores_mod.scores_frame, db, main_only=True))
+        tasks = task_scores(common.load(score_store.scores_frame, db, main_only=True))
         multi = tasks.groupby("model_id")["dim"].nunique()
         tasks = tasks[tasks["model_id"].isin(multi[multi > 1].index)]
         if tasks.empty:

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
+from gecko_bench.store import fret as fret_store
 from gecko_bench.store.dashboard import Unavailable, fret_mined_strategies
 
 # Where in the pipeline each reject reason arises (gecko_bench.fret.prompts.reject_reason).
@@ -85,7 +86,7 @@ def _detail(row: pd.Series, neigh: pd.DataFrame, mined: pd.DataFrame | None) -> 
                     width="stretch")
 
 
-def _rerank_checks(db: Path, fret_store) -> None:
+def _rerank_checks(db: Path) -> None:
     checks = common.load(fret_store.fret_rerank_frame, db)
     if checks.empty:
         return
@@ -103,7 +104,6 @@ def _rerank_checks(db: Path, fret_store) -> None:
 
 
 def render(db: Path) -> None:
-    fret_store = common.need("gecko_bench.store.fret", "FRet store", "Update gecko_bench.")
     datasets = common.load(fret_store.fret_datasets_frame, db)
     if datasets.empty:
         raise Unavailable("No FRet dataset has been built yet.",
@@ -166,4 +166,4 @@ def render(db: Path) -> None:
                        [:120])
     row = table.set_index("query_id", drop=False).loc[qid]
     _detail(row, neighbours[neighbours["query_id"] == qid], mined)
-    _rerank_checks(db, fret_store)
+    _rerank_checks(db)

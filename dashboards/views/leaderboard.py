@@ -9,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
+from gecko_bench.compare import leaderboard
+from gecko_bench.store import scores as score_store
 from gecko_bench.store.dashboard import Unavailable
 
 NON_CATEGORY = {"rank", "model", "prompt_style", "dim", "n_tasks", "mean", "borda", "model_id",
@@ -64,13 +66,13 @@ def category_chart(board: pd.DataFrame) -> alt.Chart:
     return (rect + text).properties(height=34 * len(data) + 60)
 
 
-def _per_task(db: Path, row: pd.Series, suite: str | None, scores_mod) -> None:
+def _per_task(db: Path, row: pd.Series, suite: str | None) -> None:
     st.subheader(f"Per-task scores: {row['model']} ({row['prompt_style']}, {row['dim']}-d)")
-    frame = common.load(scores_mod.scores_frame, db, model_ids=[row["model_id"]],
+    frame = common.load(score_store.scores_frame, db, model_ids=[row["model_id"]],
                         dim=int(row["dim"]), main_only=True)
     frame = frame[frame["prompt_style"] == row["prompt_style"]]
     if suite is not None:
-        members = set(common.load(scores_mod.suite_tasks_frame, db, suite=suite)["task"])
+        members = set(common.load(score_store.suite_tasks_frame, db, suite=suite)["task"])
         frame = frame[(frame["suite"] == suite) | frame["task"].isin(members)]
     frame = frame.sort_values("created_at").drop_duplicates(["task", "subset", "split"],
                                                             keep="last")
@@ -88,15 +90,13 @@ def _per_task(db: Path, row: pd.Series, suite: str | None, scores_mod) -> None:
 
 
 def render(db: Path) -> None:
-    scores_mod = common.need("gecko_bench.store.scores", "scores store", "Update gecko_bench.")
-    compare = common.need("gecko_bench.compare", "leaderboard", "Update gecko_bench.")
-    scores = common.load(scores_mod.scores_frame, db, main_only=True)
+    scores = common.load(score_store.scores_frame, db, main_only=True)
     if scores.empty:
         raise Unavailable("Nothing has been evaluated yet.",
                           "Run `make demo` (or `gecko-bench eval --model minilm-l6`).")
-    suites = sorted(common.load(scores_mod.suite_tasks_frame, db)["suite"].unique())
+    suites = sorted(common.load(score_store.suite_tasks_frame, db)["suite"].unique())
     f = _filters(scores, suites)
-    complete, incomplete = common.load(compare.leaderboard, db, suite=f["suite"], dim=f["dim"])
+    complete, incomplete = common.load(leaderboard, db, suite=f["suite"], dim=f["dim"])
     complete, incomplete = _keep(complete, scores, f), _keep(incomplete, scores, f)
     st.caption("Scores in points (0-100). `mean` and the Borda `rank` cover only models with "
                "every task of the suite (averages over different task sets mislead); the rank "
@@ -120,4 +120,4 @@ def render(db: Path) -> None:
     index = picked[0] if picked else 0
     choice = st.selectbox("Per-task scores for (or click a row above)", range(len(board)),
                           index=index, format_func=labels.__getitem__, key=f"lb-pick-{index}")
-    _per_task(db, board.iloc[choice], f["suite"], scores_mod)
+    _per_task(db, board.iloc[choice], f["suite"])

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import common
 from gecko_bench.errors import InputError
+from gecko_bench.regress import compare
 from gecko_bench.store.dashboard import Unavailable, models_frame
 
 
@@ -39,9 +40,6 @@ def delta_chart(table: pd.DataFrame) -> alt.Chart:
 
 
 def render(db: Path) -> None:
-    regress = common.need("gecko_bench.regress", "regression checks",
-                          "Regression checks arrive with `gecko-bench regress`; update "
-                          "gecko_bench.")
     models = common.load(models_frame, db)
     if len(models) < 2:
         raise Unavailable("A regression check needs two evaluated checkpoints; the store has "
@@ -62,7 +60,7 @@ def render(db: Path) -> None:
                f"{candidate[:12]} --alpha {alpha} --tolerance {tolerance}`: paired bootstrap CI "
                "and permutation test over per-item scores, Holm-adjusted across tasks.")
     try:
-        report = common.load(regress.compare, db, baseline=baseline, candidate=candidate,
+        report = common.load(compare, db, baseline=baseline, candidate=candidate,
                              alpha=float(alpha), tolerance=float(tolerance))
     except InputError as exc:
         st.warning(str(exc))

@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
-from gecko_bench.store.dashboard import Unavailable, model_eval_runs, models_frame, runs_frame
+from gecko_bench.store import training
+from gecko_bench.store.dashboard import model_eval_runs, models_frame, runs_frame
 
 TRAIN_COLUMNS = ["run_id", "stage", "status", "experiment", "variant", "model_name", "steps_done",
                  "max_steps", "batch_size", "final_loss", "samples_per_s", "resumed_from_step",
@@ -104,19 +105,20 @@ def _run_details(run: pd.Series) -> None:
         common.table(durations, f"durations-{run.run_id}")
 
 
+def loss_curve(db: Path, run_id: str) -> pd.DataFrame:
+    """training.loss_curve with the database first, as common.load calls it."""
+    return training.loss_curve(run_id, db)
+
+
 def _training(db: Path) -> None:
     """Training attempts and the loss curve of the chosen one (trainers' store, when present)."""
-    try:
-        training = common.need("gecko_bench.store.training", "training store", "")
-    except Unavailable:
-        return
     attempts = common.load(training.training_runs, db)
     if attempts.empty:
         return
     st.header("Training")
     common.table(attempts[[c for c in TRAIN_COLUMNS if c in attempts]], "training-runs")
     run_id = st.selectbox("Loss curve of", attempts["run_id"].tolist(), key="loss-run")
-    curve = common.load(training.loss_curve, db, key=run_id)
+    curve = common.load(loss_curve, db, run_id=run_id)
     if curve.empty:
         st.caption("No loss logged for this attempt yet.")
         return

@@ -151,3 +151,42 @@ def fret_mined_strategies(db_path: str | Path | None, dataset_id: str) -> pd.Dat
             "SELECT positive, negative, count(*) AS n_examples, max(mined_at) AS mined_at "
             "FROM fret_mined WHERE dataset_id = ? GROUP BY positive, negative "
             "ORDER BY positive, negative", [dataset_id]).df()
+
+
+def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFrame:
+    """Main-metric scores of every checkpoint that belongs to an experiment's variants.
+
+    A checkpoint belongs to (experiment, variant) when an eval run carrying that tag wrote its
+    scores, when a training run carrying the tag produced it (``train_runs.model_id``), or when a
+    tagged eval run names it in its config (``model_id``). The last two matter when identical
+    weights were already scored by another run, so the tagged eval skipped every task and wrote
+    nothing under its own run id. Scores are limited to the tasks the experiment's eval runs
+    asked for, so a checkpoint's other evaluations do not leak into the comparison.
+
+    Columns: the ``scores`` columns, ``model_name``, ``experiment``, ``variant``.
+    """
+    with reader(db_path) as con:
+        require(con, "runs", "scores")
+        members = [
+            "SELECT DISTINCT s.model_id, r.experiment, r.variant FROM scores s "
+            "JOIN runs r USING (run_id) WHERE r.experiment = ?",
+            "SELECT json_extract_string(r.config, '$.model_id'), r.experiment, r.variant "
+            "FROM runs r WHERE r.experiment = ? AND r.kind = 'eval' "
+            "AND json_extract_string(r.config, '$.model_id') IS NOT NULL",
+        ]
+        params = [experiment, experiment]
+        if table_exists(con, "train_runs"):
+            members.append("SELECT t.model_id, r.experiment, r.variant FROM train_runs t "
+                           "JOIN runs r USING (run_id) WHERE r.experiment = ? "
+                           "AND t.stage = 'finetune' AND t.model_id IS NOT NULL")
+            params.append(experiment)
+        return con.execute(
+            "WITH members AS (" + " UNION ".join(members) + "), "
+            "asked AS (SELECT DISTINCT unnest(CAST(json_extract(config, '$.task_names') "
+            "          AS VARCHAR[])) AS task FROM runs WHERE experiment = ? AND kind = 'eval') "
+            "SELECT s.*, m.name AS model_name, mb.experiment, mb.variant "
+            "FROM scores s JOIN members mb USING (model_id) "
+            "LEFT JOIN models m USING (model_id) "
+            "WHERE s.is_main AND (s.task IN (SELECT task FROM asked) "
+            "                     OR NOT EXISTS (SELECT 1 FROM asked)) "
+            "ORDER BY s.created_at", params + [experiment]).df()
