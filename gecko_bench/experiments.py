@@ -53,7 +53,7 @@ def task_diversity_variants(fret_types: list[str]) -> list[Variant]:
         Variant("all-original", train_overrides={"task_sampling": "original"}),
         Variant("all-uniform", train_overrides={"task_sampling": "uniform"}),
         Variant("all-no-unified-format", train_overrides={"unified_format": False},
-                prompt_style="none"),
+                prompt_style="plain"),
     ]
 
 

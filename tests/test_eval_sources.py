@@ -101,3 +101,7 @@ def test_prompt_styles_render_each_side():
     assert render(["d"], "e5", sym, True) == ["query: d"]
     assert render(["d"], "e5", asym, True, own_prefix=True) == ["d"]
     assert render(["T b"], "none", asym, True, bodies=["b"], titles=["T"]) == ["T b"]
+    # the "- unified format" ablation: plain task prefix, bare documents
+    assert render(["q"], "plain", asym, False) == ["search result q"]
+    assert render(["T b"], "plain", asym, True, bodies=["b"], titles=["T"]) == ["T b"]
+    assert render(["a"], "plain", sym, True) == ["semantic similarity a"]

@@ -45,7 +45,8 @@ def eval_command(
         None, "--dims", help="Comma-separated embedding dims to score (MRL: encode once at "
         "full dim, truncate + renormalise). Default: the model's full dim."),
     prompt_style: str = typer.Option(
-        "gecko", "--prompt-style", help="gecko (unified task format) | none | e5."),
+        "gecko", "--prompt-style",
+        help="gecko (unified task format) | none | e5 | plain ('{task} {text}', no unified format)."),
     langs: Optional[str] = typer.Option(
         None, "--langs", help="Comma-separated language subsets, e.g. de,fr (MIRACL, "
         "multilingual suites)."),

@@ -5,6 +5,8 @@
            ones, ``format_document`` for documents.
 ``none``   the text as mteb hands it over (documents: title and body joined by mteb).
 ``e5``     ``query: `` / ``passage: `` prefixes (``query: `` on both sides of symmetric tasks).
+``plain``  the Gecko paper's "- unified format" ablation: ``{task} {text}`` for queries and the
+           bare title and text for documents (``unified=False`` of the same functions).
 
 Our own tasks carry ``gecko_instruction`` and ``symmetric``; other mteb tasks get the Gecko
 paper's description for their type (see :func:`task_prompt`).
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from gecko_bench.errors import InputError
 from gecko_bench.text_format import format_document, format_query
 
-PROMPT_STYLES = ("gecko", "none", "e5")
+PROMPT_STYLES = ("gecko", "none", "e5", "plain")
 
 # Gecko paper, Table 7: per-dataset descriptions. Unlisted retrieval tasks get "search result".
 _QA_TASKS = {"NQ", "HotpotQA", "FiQA2018", "MSMARCO", "MIRACLRetrieval",
@@ -87,9 +89,11 @@ def render(texts: list[str], style: str, prompt: TaskPrompt, document: bool,
             return list(texts)
         prefix = "passage: " if as_document else "query: "
         return [prefix + t for t in texts]
+    unified = style == "gecko"
     if as_document:
         if bodies is None:
-            return [format_document(t) for t in texts]
-        return [format_document(b, t or "") for b, t in zip(bodies, titles or [None] * len(bodies))]
+            return [format_document(t, unified=unified) for t in texts]
+        return [format_document(b, t or "", unified=unified)
+                for b, t in zip(bodies, titles or [None] * len(bodies))]
     # Symmetric documents (e.g. duplicate-question corpora) use the title+body text as a query.
-    return [format_query(t, prompt.instruction) for t in texts]
+    return [format_query(t, prompt.instruction, unified=unified) for t in texts]
