@@ -104,7 +104,11 @@ def dashboard_db(tmp_path_factory) -> Path:
 
 
 def build_fret_db(root: Path) -> Path:
-    """A real, very small FRet build (smollm2-135m, 3 seeds, 4 neighbours) mined as p1/lowest."""
+    """A real, very small FRet build (smollm2-135m, 3 seeds, 3 neighbours) mined as p1/lowest.
+
+    With these settings the build keeps two queries and rejects one generation, so the page's
+    examples and its reject counts both have something to show.
+    """
     db = root / "fret.duckdb"
     done = root / "fret-complete"
     if done.exists():
@@ -114,8 +118,8 @@ def build_fret_db(root: Path) -> Path:
     from gecko_bench.fret.mining import mine
     from gecko_bench.fret.pipeline import build
 
-    cfg = FretConfig(n_seeds=3, n_neighbours=4, batch_size=3, corpus_size=30, seed=2,
-                     gen_attempts=1, max_new_tokens=40)
+    cfg = FretConfig(n_seeds=3, n_neighbours=3, batch_size=3, corpus_size=30, seed=2,
+                     gen_attempts=1, max_new_tokens=32)
     dataset = build(cfg, db_path=db, show_progress=False)
     mine(dataset, "p1", "lowest", db_path=db)
     done.touch()
