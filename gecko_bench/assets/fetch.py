@@ -31,7 +31,6 @@ from pathlib import Path
 from gecko_bench.assets.registry import (
     DATA_SOURCES,
     MODELS,
-    DataSource,
     ModelAsset,
     Package,
     get_model,
