@@ -149,7 +149,8 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
             evaluate(str(ckpt), suite=None if tasks else profile.eval.suite, tasks=tasks,
                      dims=dims, prompt_style=variant.prompt_style, db_path=db,
                      device=profile.device, batch_size=profile.eval.batch_size,
-                     experiment=name, variant=variant.name, profile=profile.name)
+                     experiment=name, variant=variant.name, profile=profile.name,
+                     max_seq_length=profile.eval.max_seq_length)
             checkpoints.setdefault(variant.name, []).append(str(ckpt))
     return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite)
 

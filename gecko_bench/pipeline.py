@@ -82,11 +82,17 @@ def _stage_assets(p: config.Profile, out: dict, wd: Path, db: Path, console: Con
 
 def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
     from gecko_bench import fret
+    from gecko_bench.store.fret import fret_datasets_frame
 
     dataset_id = fret.build(p.fret, db_path=db, device=p.device)
     jsonl = wd / "fret_train.jsonl"
     rows = fret.export_training_jsonl(dataset_id, jsonl, positive=p.train.positive,
                                       negative=p.train.negative, db_path=db)
+    info = fret_datasets_frame(db).set_index("dataset_id").loc[dataset_id]
+    relabel = "n/a" if info.relabel_rate != info.relabel_rate else f"{info.relabel_rate:.0%}"
+    console.print(f"FRet {dataset_id}: {info.n_queries} queries from {info.seeds_done} seeds "
+                  f"({info.n_rejects} generations rejected); top passage is not the seed for "
+                  f"{relabel}; {rows} training rows -> {jsonl}")
     return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows}
 
 
@@ -121,7 +127,8 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
         runs[model] = evaluate(model, suite=None if p.eval.tasks else p.eval.suite,
                                tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
                                prompt_style=style, db_path=db, device=p.device,
-                               batch_size=p.eval.batch_size, profile=p.name)
+                               batch_size=p.eval.batch_size, profile=p.name,
+                               max_seq_length=p.eval.max_seq_length)
     return {"runs": runs, "models": models}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -12,12 +13,20 @@ from gecko_bench.regress import category_gains
 
 
 def frame_table(df, title: str, floatfmt: str = "{:.2f}") -> Table:
-    table = Table(title=title)
+    """A rich table of a DataFrame (floats formatted with `floatfmt`)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 0))
     for col in df.columns:
         table.add_column(str(col), no_wrap=True)
     for row in df.itertuples(index=False):
         table.add_row(*[floatfmt.format(v) if isinstance(v, float) else str(v) for v in row])
     return table
+
+
+# Short headers so the leaderboard fits an 80-column terminal or a CI log.
+SHORT_HEADERS = {"Classification": "Class", "Clustering": "Clust", "PairClassification": "Pair",
+                 "Reranking": "Rerank", "Retrieval": "Retr", "BitextMining": "Bitext",
+                 "Multilingual": "Multi"}
 
 
 def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
@@ -28,12 +37,21 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     dim = max(profile.train.mrl_dims)
     suite = eval_suite(profile)
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim)
-    console.print(frame_table(complete, f"Leaderboard: {eval_label(profile)}, dim {dim} "
-                               "(models with the complete task set)"))
+    names = {complete.model_id.iloc[i]: "student" for i in range(len(complete))
+             if complete.model_id.iloc[i] == student_id}
+    shown = complete.assign(model=[names.get(m, n) for m, n in
+                                   zip(complete.model_id, complete.model)])
+    n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
+    shown = shown.drop(columns=["rank", "model_id", "dim", "borda", "n_tasks", "prompt_style"])
+    console.print(frame_table(shown.rename(columns=SHORT_HEADERS),
+                              f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}, "
+                              "mean main score per category",
+                               floatfmt="{:.1f}"))
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
     gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim)
     gains = gains.rename(columns={"baseline": base, "candidate": "student"})
-    console.print(frame_table(gains, f"Student gain over {base} per category "
-                               "(points, 95% bootstrap CI over items)"))
+    console.print(frame_table(gains, f"Student gain over {base} per category, points, 95% "
+                              "bootstrap CI over items (per-item statistics: nDCG@10 for "
+                              "retrieval/reranking, so not the leaderboard's main scores)"))
     console.print(f"student checkpoint: {student_path}")

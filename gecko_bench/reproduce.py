@@ -63,7 +63,9 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
     if stored.empty:
         raise InputError(f"{name} has no stored scores to reproduce")
     rows = []
-    for style, group in stored.groupby("prompt_style"):
+    stored["max_seq_length"] = stored["max_seq_length"].astype("Int64")
+    for (style, max_len), group in stored.groupby(["prompt_style", "max_seq_length"],
+                                                  dropna=False):
         tasks = sorted(group["task"].unique())
         dims = sorted(int(d) for d in group["dim"].unique())
         with tempfile.TemporaryDirectory() as scratch:
@@ -71,7 +73,8 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
             console.print(f"re-evaluating {name} on {len(tasks)} task(s) at dims {dims} "
                           f"({style} prompts)")
             evaluate(source, tasks=tasks, dims=dims, prompt_style=style, db_path=scratch_db,
-                     device=device, use_cache=False, progress=False)
+                     device=device, use_cache=False, progress=False,
+                     max_seq_length=None if pd.isna(max_len) else int(max_len))
             fresh = scores_frame(scratch_db, main_only=True)
         merged = group.merge(fresh[["task", "subset", "dim", "value"]],
                              on=["task", "subset", "dim"], how="left", suffixes=("", "_new"))

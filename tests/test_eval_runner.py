@@ -155,3 +155,22 @@ def test_leaderboard_ranks_only_complete_models(work, tmp_path):
     gecko = s[(s.model_name == "minilm-l6") & (s.prompt_style == "gecko")]
     assert complete.set_index("prompt_style")["mean"]["gecko"] == pytest.approx(
         gecko.groupby("task").value.mean().mean() * 100, abs=1e-6)
+
+
+def test_max_seq_length_caps_inputs_of_both_engines():
+    from gecko_bench.eval.encoder import _truncate_tokens, load_backend
+
+    text = ("The quick brown fox jumps over the lazy dog and keeps running through the forest "
+            "until night falls on the hills beyond the river.")
+    e5 = load_backend("e5-small-multilingual", max_seq_length=16)
+    cut = _truncate_tokens(e5.model, text, True, 16)
+    assert e5.max_seq_length == 16 and e5.namespace.endswith("-L16")
+    assert e5.model.token_count(cut, True) <= 16 < e5.model.token_count(text, True)
+    assert e5.model.token_count(" ".join(text.split()[:len(cut.split()) + 1]), True) > 16
+    full, capped = e5.encode_batch([text], True)[0], e5.encode_batch([cut], True)[0]
+    assert float(full @ capped) > 0.999  # the engine saw the same truncated text
+    assert float(load_backend("e5-small-multilingual").encode_batch([text], True)[0] @ full) < 0.99
+
+    st = load_backend("minilm-l6", max_seq_length=16)
+    assert st.model.max_seq_length == 16 and st.namespace.endswith("-L16")
+    assert load_backend("minilm-l6", max_seq_length=10_000).max_seq_length == 256

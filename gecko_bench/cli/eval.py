@@ -65,6 +65,9 @@ def eval_command(
     experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment label."),
     variant: Optional[str] = typer.Option(None, "--variant", help="Variant label."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the embedding cache."),
+    max_seq_length: Optional[int] = typer.Option(
+        None, "--max-seq-length", help="Cap every input at this many tokens (default: the "
+        "model's own limit; the tiny profile uses 128)."),
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
     from gecko_bench.eval import evaluate
@@ -75,7 +78,7 @@ def eval_command(
                       prompt_style=prompt_style, db_path=db, device=device,
                       batch_size=batch_size, langs=_csv(langs), data_dir=data_dir,
                       beir_dir=beir_dir, tasks_file=tasks_file, experiment=experiment,
-                      variant=variant, use_cache=not no_cache)
+                      variant=variant, use_cache=not no_cache, max_seq_length=max_seq_length)
     run = get_run(run_id, db) or {}
     df = scores_frame(db, main_only=True)
     df = df[df["run_id"] == run_id]

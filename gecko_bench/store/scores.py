@@ -145,8 +145,8 @@ def scores_frame(db_path: str | Path | None = None, suite: str | None = None,
     Columns: every ``scores`` column (run_id, model_id, suite, task, category, subset, languages,
     multilingual, split, dim, metric, value, is_main, prompt_style, eval_key, created_at) plus
     ``model_name``, ``model_path``, ``base_model_id``, ``parent_model_id`` (from ``models``) and
-    ``experiment``, ``variant``, ``run_status``, ``run_started_at``, ``device``, ``git_sha``
-    (from ``runs``). Empty frame if nothing was evaluated yet.
+    ``experiment``, ``variant``, ``run_status``, ``run_started_at``, ``device``, ``git_sha``,
+    ``max_seq_length`` (from ``runs``). Empty frame if nothing was evaluated yet.
     """
     where, params = [], []
     if suite is not None:
@@ -165,7 +165,9 @@ def scores_frame(db_path: str | Path | None = None, suite: str | None = None,
         where.append("s.is_main")
     sql = ("SELECT s.*, m.name AS model_name, m.path AS model_path, m.base_model_id, "
            "m.parent_model_id, r.experiment, r.variant, r.status AS run_status, "
-           "r.started_at AS run_started_at, r.device, r.git_sha "
+           "r.started_at AS run_started_at, r.device, r.git_sha, "
+           "TRY_CAST(json_extract_string(r.config, '$.max_seq_length') AS INTEGER) "
+           "AS max_seq_length "
            "FROM scores s LEFT JOIN models m USING (model_id) LEFT JOIN runs r USING (run_id)"
            + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY s.created_at, s.task, s.subset, s.dim, s.metric")
