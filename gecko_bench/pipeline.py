@@ -90,9 +90,9 @@ def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Conso
                                       negative=p.train.negative, db_path=db)
     info = fret_datasets_frame(db).set_index("dataset_id").loc[dataset_id]
     relabel = "n/a" if info.relabel_rate != info.relabel_rate else f"{info.relabel_rate:.0%}"
-    console.print(f"FRet {dataset_id}: {info.n_queries} queries from {info.seeds_done} seeds "
-                  f"({info.n_rejects} generations rejected); top passage is not the seed for "
-                  f"{relabel}; {rows} training rows -> {jsonl}")
+    console.print(f"FRet {dataset_id}: {int(info.n_queries)} queries from "
+                  f"{int(info.seeds_done)} seeds ({int(info.n_rejects)} generations rejected); "
+                  f"top passage is not the seed for {relabel}; {rows} training rows -> {jsonl}")
     return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows}
 
 

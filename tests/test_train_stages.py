@@ -50,6 +50,8 @@ def test_checkpoint_loads_and_embeds_at_every_mrl_dim(chain):
     model = SentenceTransformer(str(ft), device="cpu")
     full = model.encode(["Mr. Darcy walked in."], normalize_embeddings=True)
     assert full.shape == (1, 384)
+    # trained at cfg.max_seq_length (32) but saved with MiniLM's own input length
+    assert cfg.max_seq_length == 32 and model.max_seq_length == 256
     for dim in cfg.mrl_dims:
         small = SentenceTransformer(str(ft), device="cpu", truncate_dim=dim)
         assert small.encode(["Mr. Darcy walked in."]).shape == (1, dim)

@@ -190,6 +190,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     resumed_from = int(last.rsplit("-", 1)[1]) if last else 0
 
     model = load_sentence_transformer(lineage["parent_path"], device=device)
+    # Train on short inputs for speed, but save the parent's input length: a checkpoint saved
+    # at the training length would be evaluated on truncated texts against its own base.
+    serve_length = model.max_seq_length
     model.max_seq_length = cfg.max_seq_length
     model.model_card_data.generate_widget_examples = False  # encodes examples: slow, unused
     loss = make_loss(model)
@@ -221,6 +224,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             raise _explain(exc, spec, last) from exc
         callback.flush()
         train_s = time.perf_counter() - t0
+        model.max_seq_length = serve_length
         model.save(str(spec.out))
         model_id = provenance.checkpoint_id(spec.out)
         done = spec.steps - resumed_from
