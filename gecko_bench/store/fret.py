@@ -317,7 +317,7 @@ def fret_datasets_frame(db_path: str | Path | None = None) -> pd.DataFrame:
         return con.execute("""
             SELECT d.dataset_id, d.llm, d.retriever, d.status, d.n_seeds, d.n_neighbours,
                    d.n_shards, d.rrf_k,
-                   (SELECT coalesce(sum(n_seeds), 0) FROM fret_batches b
+                   (SELECT CAST(coalesce(sum(n_seeds), 0) AS BIGINT) FROM fret_batches b
                      WHERE b.dataset_id = d.dataset_id) AS seeds_done,
                    (SELECT count(*) FROM fret_queries q WHERE q.dataset_id = d.dataset_id)
                      AS n_queries,
