@@ -58,13 +58,16 @@ def category_scores(tasks: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def bootstrap_category_ci(db_path: str | Path, model_ids: list[str], dim: int,
                           n_resamples: int = 400, confidence: float = 0.95,
                           seed: int = 0) -> pd.DataFrame:
-    """Percentile CI of each category score of a set of checkpoints (seeds), in points.
+    """Per-item category estimate and its percentile CI for a set of checkpoints (seeds), points.
 
     Each draw resamples the checkpoints and, within every task, its items (queries, pairs), and
     recomputes each task's statistic as ``gecko-bench regress`` does (mean nDCG@10 / accuracy,
     Spearman with gold for STS), so the interval covers item and seed variation. Written here
     rather than with scipy.stats.bootstrap because the statistic is a mean of per-task
-    statistics over independently resampled item sets. Columns: category, ci_low, ci_high.
+    statistics over independently resampled item sets. ``estimate`` is the same statistic on
+    all items: show it with the CI, since a category's mean main score can use another metric
+    (bitext main score is F1, its items are per-sentence accuracy). Columns: category, estimate,
+    ci_low, ci_high.
     """
     from gecko_bench.regress import task_pairs
 
@@ -78,21 +81,27 @@ def bootstrap_category_ci(db_path: str | Path, model_ids: list[str], dim: int,
                     (pair.baseline, pair.statistic))
         models.append(by_cat)
     categories = sorted({c for m in models for c in m})
+
+    def category_stat(model: dict, category: str, draw) -> float | None:
+        tasks = model.get(category, {})
+        task_means = [np.mean([stat(v, draw(len(v))) for v, stat in subsets])
+                      for subsets in tasks.values()]
+        return float(np.mean(task_means)) if task_means else None
+
+    estimate = {}
+    for category in categories:
+        values = [v for m in models if (v := category_stat(m, category, np.arange)) is not None]
+        estimate[category] = 100 * float(np.mean(values))
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {c: [] for c in categories}
     for _ in range(n_resamples):
         picked = [models[i] for i in rng.integers(0, len(models), len(models))]
         for category in categories:
-            means = []
-            for model in picked:
-                tasks = model.get(category, {})
-                task_means = [np.mean([stat(v, rng.integers(0, len(v), len(v)))
-                                       for v, stat in subsets]) for subsets in tasks.values()]
-                if task_means:
-                    means.append(np.mean(task_means))
+            means = [v for m in picked if (v := category_stat(
+                m, category, lambda n: rng.integers(0, n, n))) is not None]
             if means:
                 draws[category].append(100 * float(np.mean(means)))
     alpha = (1 - confidence) / 2
-    rows = [(c, float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha)))
+    rows = [(c, estimate[c], float(np.quantile(d, alpha)), float(np.quantile(d, 1 - alpha)))
             for c, d in draws.items() if d]
-    return pd.DataFrame(rows, columns=["category", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=["category", "estimate", "ci_low", "ci_high"])

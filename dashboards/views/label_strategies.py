@@ -30,6 +30,8 @@ def cell_table(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
         ci["variant"] = variant
         cis.append(ci)
     cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")
+    # Where items exist, show the per-item estimate its CI belongs to (else the main score).
+    cells["score"] = cells.pop("estimate").fillna(cells["score"])
     return cells[["variant", "positive", "negative", "category", "score", "ci_low", "ci_high",
                   "n_tasks", "n_models"]]
 

@@ -25,6 +25,8 @@ def variant_table(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
         ci["variant"] = variant
         cis.append(ci)
     cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")
+    # Where items exist, show the per-item estimate its CI belongs to (else the main score).
+    cells["score"] = cells.pop("estimate").fillna(cells["score"])
     return cells[["variant", "category", "score", "ci_low", "ci_high", "n_tasks", "n_models"]]
 
 
