@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from gecko_bench.store.core import StoreError, default_db_path
-from dashboards.analysis import task_scores
+from dashboards.analysis import bootstrap_category_ci, category_scores, task_scores
 from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable, experiment_scores
 
 
@@ -86,6 +86,24 @@ def experiment_tasks(db: Path, experiment: str, command: str) -> pd.DataFrame:
         raise Unavailable(f"No scores from the `{experiment}` experiment yet.",
                           f"Run `{command}` (it tags its runs experiment={experiment}).")
     return task_scores(scores)
+
+
+def variant_cells(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
+    """Per (variant, category) at `dim`: score with its bootstrap CI, n_tasks, n_models.
+
+    Where per-item scores exist the score is the per-item estimate the CI belongs to; otherwise
+    (e.g. clustering) the category's mean main score, without a CI.
+    """
+    cells = category_scores(tasks, ["variant"])
+    cis = []
+    for variant, group in tasks.groupby("variant"):
+        ci = load(bootstrap_category_ci, db, model_ids=sorted(group["model_id"].unique()),
+                  dim=dim)
+        ci["variant"] = variant
+        cis.append(ci)
+    cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")
+    cells["score"] = cells.pop("estimate").fillna(cells["score"])
+    return cells
 
 
 def pick_dim(tasks: pd.DataFrame, key: str, label: str = "Embedding dimension") -> int:

@@ -82,17 +82,12 @@ def _stage_assets(p: config.Profile, out: dict, wd: Path, db: Path, console: Con
 
 def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
     from gecko_bench import fret
-    from gecko_bench.store.fret import fret_datasets_frame
 
     dataset_id = fret.build(p.fret, db_path=db, device=p.device)
     jsonl = wd / "fret_train.jsonl"
     rows = fret.export_training_jsonl(dataset_id, jsonl, positive=p.train.positive,
                                       negative=p.train.negative, db_path=db)
-    info = fret_datasets_frame(db).set_index("dataset_id").loc[dataset_id]
-    relabel = "n/a" if info.relabel_rate != info.relabel_rate else f"{info.relabel_rate:.0%}"
-    console.print(f"FRet {dataset_id}: {int(info.n_queries)} queries from "
-                  f"{int(info.seeds_done)} seeds ({int(info.n_rejects)} generations rejected); "
-                  f"top passage is not the seed for {relabel}; {rows} training rows -> {jsonl}")
+    console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}")
     return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows}
 
 

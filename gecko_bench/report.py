@@ -37,10 +37,8 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     dim = max(profile.train.mrl_dims)
     suite = eval_suite(profile)
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim)
-    names = {complete.model_id.iloc[i]: "student" for i in range(len(complete))
-             if complete.model_id.iloc[i] == student_id}
-    shown = complete.assign(model=[names.get(m, n) for m, n in
-                                   zip(complete.model_id, complete.model)])
+    shown = complete.assign(model=complete.model.where(complete.model_id != student_id,
+                                                       "student"))
     n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
     shown = shown.drop(columns=["rank", "model_id", "dim", "borda", "n_tasks", "prompt_style"])
     console.print(frame_table(shown.rename(columns=SHORT_HEADERS),

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
-from dashboards.analysis import bootstrap_category_ci, category_scores, parse_variant
+from dashboards.analysis import parse_variant
 
 EXPERIMENT = "label-strategies"
 POSITIVES = ["seed", "p1"]
@@ -19,19 +19,10 @@ NEGATIVES = ["none", "random", "lowest"]
 def cell_table(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
     """One row per (variant, category): positive, negative, score, CI, n_tasks, n_models."""
     tasks = tasks[tasks["dim"] == dim]
-    cells = category_scores(tasks, ["variant"])
+    cells = common.variant_cells(db, tasks, dim)
     parsed = cells["variant"].map(parse_variant)
     cells["positive"] = parsed.map(lambda p: p.get("pos", p.get("positive", p.get("variant", ""))))
     cells["negative"] = parsed.map(lambda p: p.get("neg", p.get("negative", "")))
-    cis = []
-    for variant, group in tasks.groupby("variant"):
-        ci = common.load(bootstrap_category_ci, db, model_ids=sorted(group["model_id"].unique()),
-                         dim=dim)
-        ci["variant"] = variant
-        cis.append(ci)
-    cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")
-    # Where items exist, show the per-item estimate its CI belongs to (else the main score).
-    cells["score"] = cells.pop("estimate").fillna(cells["score"])
     return cells[["variant", "positive", "negative", "category", "score", "ci_low", "ci_high",
                   "n_tasks", "n_models"]]
 

@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
-from dashboards.analysis import bootstrap_category_ci, category_scores
 
 EXPERIMENT = "task-diversity"
 
@@ -17,16 +16,7 @@ EXPERIMENT = "task-diversity"
 def variant_table(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
     """One row per (variant, category): score, CI, n_tasks, n_models."""
     tasks = tasks[tasks["dim"] == dim]
-    cells = category_scores(tasks, ["variant"])
-    cis = []
-    for variant, group in tasks.groupby("variant"):
-        ci = common.load(bootstrap_category_ci, db, model_ids=sorted(group["model_id"].unique()),
-                         dim=dim)
-        ci["variant"] = variant
-        cis.append(ci)
-    cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")
-    # Where items exist, show the per-item estimate its CI belongs to (else the main score).
-    cells["score"] = cells.pop("estimate").fillna(cells["score"])
+    cells = common.variant_cells(db, tasks, dim)
     return cells[["variant", "category", "score", "ci_low", "ci_high", "n_tasks", "n_models"]]
 
 

@@ -53,8 +53,7 @@ def build_cmd(
 ) -> None:
     """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill."""
     from gecko_bench import provenance
-    from gecko_bench.fret import build
-    from gecko_bench.store import fret as S
+    from gecko_bench.fret import build, summary
     from gecko_bench.store import finish_run, start_run
 
     cfg = _cfg(profile, llm=llm, llm_backend=backend, retriever=retriever, n_seeds=n_seeds,
@@ -70,11 +69,7 @@ def build_cmd(
         finish_run(run_id, "failed", error=str(exc)[:500], db_path=db)
         raise
     finish_run(run_id, "finished", db_path=db)
-    row = S.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
-    console.print(f"FRet dataset [bold]{ds}[/]: {row.status}, {row.n_queries} queries from "
-                  f"{row.seeds_done}/{row.n_seeds} seeds, {row.n_rejects} rejects, relabel rate "
-                  f"{row.relabel_rate:.0%}" if row.relabel_rate == row.relabel_rate else
-                  f"FRet dataset [bold]{ds}[/]: {row.status}")
+    console.print(summary(ds, db))
 
 
 @app.command("list")

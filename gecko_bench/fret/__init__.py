@@ -6,11 +6,11 @@ Entry points: :func:`build` (generate -> retrieve -> rank, resumable, sharded), 
 """
 
 from gecko_bench.fret.mining import export_parquet, export_training_jsonl, mine
-from gecko_bench.fret.pipeline import build, dataset_id
+from gecko_bench.fret.pipeline import build, dataset_id, summary
 from gecko_bench.store.fret import merge
 
 __all__ = ["build", "dataset_id", "export_parquet", "export_training_jsonl", "merge", "mine",
-           "rerank_check"]
+           "rerank_check", "summary"]
 
 
 def rerank_check(*args, **kwargs):

@@ -288,3 +288,12 @@ def _fmt(counts: Counter[str]) -> str:
     if not counts:
         return ""
     return "[" + " ".join(f"{k}={v}" for k, v in sorted(counts.items())) + "]"
+
+
+def summary(dataset_id: str, db_path: str | Path | None = None) -> str:
+    """One line on a stored dataset: status, queries, seeds, rejects and relabel rate."""
+    row = S.fret_datasets_frame(db_path).set_index("dataset_id").loc[dataset_id]
+    rate = "n/a" if row.relabel_rate != row.relabel_rate else f"{row.relabel_rate:.0%}"
+    return (f"FRet dataset {dataset_id}: {row.status}, {row.n_queries} queries from "
+            f"{row.seeds_done}/{row.n_seeds} seeds, {row.n_rejects} rejected generations, "
+            f"top passage is not the seed for {rate}")
