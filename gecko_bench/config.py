@@ -19,6 +19,7 @@ class FretConfig:
 
     llm: str = "smollm2-135m"
     llm_backend: str = "transformers"
+    llm_dtype: str = "auto"  # transformers backend: auto (bfloat16 where native), float32, bfloat16
     retriever: str = "minilm-l6"
     n_seeds: int = 40
     n_neighbours: int = 20

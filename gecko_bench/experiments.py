@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,31 +34,54 @@ class Variant:
     task_types: tuple[str, ...] | None = None
     mrl: bool = True
     prompt_style: str = "gecko"
+    pool_size: int | None = None  # train on exactly this many distinct examples (repeated)
 
     @property
     def slug(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
 
 
-def label_strategy_variants(_fret_types: list[str]) -> list[Variant]:
+def label_strategy_variants(_fret_types: Counter[str]) -> list[Variant]:
     """Paper Table 3: positive in {seed, p1} x hard negative in {none, random, lowest}."""
     return [Variant(f"pos={pos},neg={neg}", positive=pos, negative=neg)
             for pos in ("seed", "p1") for neg in ("none", "random", "lowest")]
 
 
-def task_diversity_variants(fret_types: list[str]) -> list[Variant]:
-    """Paper Table 4: each single FRet task type (equal-size training sets), all types with
-    original and with uniform sampling, and all types without the unified format."""
-    singles = [Variant(f"task={t}", task_types=(t,)) for t in sorted(fret_types)]
+MIN_TYPE_EXAMPLES = 3  # a single-type set smaller than this gives a batch of < 2 negatives
+
+
+def diversity_plan(fret_types: Counter[str]) -> tuple[int, list[str], list[str]]:
+    """(examples per training set, task types with a single-type variant, types left out).
+
+    Every variant trains on the same number of distinct FRet examples: the size of the smallest
+    single-type set with at least MIN_TYPE_EXAMPLES queries.
+    """
+    kept = sorted(t for t, n in fret_types.items() if n >= MIN_TYPE_EXAMPLES)
+    if not kept:
+        raise InputError(f"task-diversity needs a FRet task type with >= {MIN_TYPE_EXAMPLES} "
+                         f"queries; this build has {dict(fret_types)}. Build a larger one, e.g. "
+                         "--set fret.n_seeds=96")
+    left_out = sorted(set(fret_types) - set(kept))
+    return min(fret_types[t] for t in kept), kept, left_out
+
+
+def task_diversity_variants(fret_types: Counter[str]) -> list[Variant]:
+    """Paper Table 4, FRet data only: each single task type, all types with original and with
+    uniform sampling, and all types without the unified format - equal-size training sets."""
+    size, kept, _ = diversity_plan(fret_types)
+    every = tuple(sorted(fret_types))
+    singles = [Variant(f"task={t}", task_types=(t,), pool_size=size) for t in kept]
     return singles + [
-        Variant("all-original", train_overrides={"task_sampling": "original"}),
-        Variant("all-uniform", train_overrides={"task_sampling": "uniform"}),
+        Variant("all-original", train_overrides={"task_sampling": "original"},
+                task_types=every, pool_size=size),
+        Variant("all-uniform", train_overrides={"task_sampling": "uniform"},
+                task_types=every, pool_size=size),
         Variant("all-no-unified-format", train_overrides={"unified_format": False},
-                prompt_style="plain"),
+                prompt_style="plain", task_types=every, pool_size=size),
     ]
 
 
-def dims_variants(_fret_types: list[str]) -> list[Variant]:
+def dims_variants(_fret_types: Counter[str]) -> list[Variant]:
     """MRL: the same fine-tune with and without Matryoshka dims, scored at every dim."""
     return [Variant("mrl", mrl=True), Variant("no-mrl", mrl=False)]
 
@@ -65,7 +89,7 @@ def dims_variants(_fret_types: list[str]) -> list[Variant]:
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    variants: Callable[[list[str]], list[Variant]]
+    variants: Callable[[Counter[str]], list[Variant]]  # from the FRet build's task-type counts
     reference: str  # the variant the others are compared with
     all_dims: bool  # evaluate at every MRL dim (True) or only the full dim
     paper_claim: str
@@ -92,10 +116,10 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def _fret_task_types(jsonl: Path) -> list[str]:
+def _fret_task_types(jsonl: Path) -> Counter[str]:
     from trainers.data import read_fret_jsonl
 
-    return sorted({ex.task_type for ex in read_fret_jsonl(jsonl)})
+    return Counter(ex.task_type for ex in read_fret_jsonl(jsonl))
 
 
 def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
@@ -121,7 +145,16 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
     dataset_id = prepared["fret"]["dataset_id"]
     wd = work_dir(profile, root) / "experiments" / name
     wd.mkdir(parents=True, exist_ok=True)
-    variants = exp.variants(_fret_task_types(Path(prepared["fret"]["jsonl"])))
+    fret_types = _fret_task_types(Path(prepared["fret"]["jsonl"]))
+    variants = exp.variants(fret_types)
+    if name == "task-diversity":
+        size, kept, left_out = diversity_plan(fret_types)
+        console.print(f"task-diversity: every variant trains on {size} distinct FRet examples "
+                      f"(batch {min(size, profile.train.finetune_batch_size)}, "
+                      f"{profile.train.finetune_steps} steps, repeated as needed); FRet types "
+                      f"{dict(sorted(fret_types.items()))}"
+                      + (f"; no single-type variant for {', '.join(left_out)} "
+                         f"(< {MIN_TYPE_EXAMPLES} queries)" if left_out else ""))
     if only:
         unknown = set(only) - {v.name for v in variants}
         if unknown:
@@ -139,12 +172,15 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
             cfg = dataclasses.replace(profile.train, seed=profile.train.seed + s,
                                       positive=variant.positive, negative=variant.negative,
                                       **variant.train_overrides)
+            if variant.pool_size:  # a batch may not hold the same example twice
+                cfg = dataclasses.replace(cfg, finetune_batch_size=min(
+                    cfg.finetune_batch_size, variant.pool_size))
             console.rule(f"{name}: {variant.name} (seed {cfg.seed})")
             ckpt = finetune(cfg, jsonl, init_checkpoint=prepared["prefinetune"]["checkpoint"],
                             out_dir=wd / variant.slug / f"seed{cfg.seed}", db_path=db,
                             device=profile.device, fret_dataset_id=dataset_id, experiment=name,
                             variant=variant.name, task_types=variant.task_types, mrl=variant.mrl,
-                            profile=profile.name)
+                            profile=profile.name, pool_size=variant.pool_size)
             tasks = tasks or profile.eval.tasks or None
             evaluate(str(ckpt), suite=None if tasks else profile.eval.suite, tasks=tasks,
                      dims=dims, prompt_style=variant.prompt_style, db_path=db,

@@ -174,11 +174,23 @@ def test_bad_inputs_fail_clearly_and_store_nothing(tmp_path, llm):
         (dataclasses.replace(CFG, n_seeds=61), "larger than the seed corpus"),
         (dataclasses.replace(CFG, n_neighbours=500), "larger than the corpus"),
         (dataclasses.replace(CFG, max_new_tokens=1, gen_attempts=1), "no parseable"),
+        # an LLM computing in another dtype than the config says would mislabel its scores
+        (dataclasses.replace(CFG, llm_dtype="float32" if llm.dtype == "bfloat16"
+                             else "bfloat16"), "wrong dataset id"),
     ]
     for cfg, message in cases:
         with pytest.raises(InputError, match=message):
             fret.build(cfg, db_path=db, llm=llm, show_progress=False)
     assert not db.exists() or S.fret_datasets_frame(db).empty
+
+
+def test_dataset_id_names_the_compute_dtype():
+    ids = {d: fret.dataset_id(dataclasses.replace(CFG, llm_dtype=d)) for d in
+           ("float32", "bfloat16")}
+    assert ids["float32"] != ids["bfloat16"]
+    assert fret.dataset_id(CFG, device="cuda") == ids["bfloat16"]  # auto is bfloat16 on CUDA
+    with pytest.raises(InputError, match="unknown LLM dtype"):
+        fret.dataset_id(dataclasses.replace(CFG, llm_dtype="float16"))
 
 
 def test_overlap_guard_fails_a_run_seeded_with_eval_text(tmp_path, llm):

@@ -7,7 +7,10 @@ import pytest
 
 from gecko_bench.assets import AssetError, MODELS
 from gecko_bench.llm import load_llm
+from gecko_bench.errors import InputError
+from gecko_bench.fret.rank import ranks
 from gecko_bench.llm.http_backend import HttpLLM
+from gecko_bench.llm.transformers_backend import cpu_has_native_bf16, resolve_dtype
 from gecko_bench.llm.serve import make_server
 
 PREFIX = ("Passage: Paris is the capital and largest city of France.\n"
@@ -21,7 +24,7 @@ CONTS = [" where did the cat sit", " how do plants make food from light", " what
 
 @pytest.fixture(scope="module")
 def llm():
-    return load_llm("smollm2-135m", batch_size=2)
+    return load_llm("smollm2-135m", batch_size=2, dtype="float32")  # exact comparisons
 
 
 def test_batched_shared_prefix_matches_one_at_a_time(llm):
@@ -35,6 +38,26 @@ def test_batched_shared_prefix_matches_one_at_a_time(llm):
     # a matching query is likelier than a mismatched one under the same passage
     wrong = llm.logprobs(PROMPTS, CONTS[1:] + CONTS[:1], prefix=PREFIX)
     assert sum(m > w for m, w in zip(means, wrong)) >= 2
+
+
+def test_bfloat16_scores_rank_continuations_like_float32(llm):
+    """The ``auto`` dtype's fast path (bfloat16) may move log-probs a little, not the ranking."""
+    bf16 = load_llm("smollm2-135m", batch_size=2, dtype="bfloat16")
+    assert (bf16.dtype, llm.dtype) == ("bfloat16", "float32")
+    grid = [(p, c) for p in PROMPTS for c in CONTS]  # every prompt with every query
+    exact = llm.logprobs([p for p, _ in grid], [c for _, c in grid], prefix=PREFIX)
+    fast = bf16.logprobs([p for p, _ in grid], [c for _, c in grid], prefix=PREFIX)
+    assert max(abs(a - b) for a, b in zip(exact, fast)) < 0.15
+    for row in range(len(PROMPTS)):
+        span = slice(row * len(CONTS), (row + 1) * len(CONTS))
+        assert ranks(exact[span]) == ranks(fast[span])
+
+
+def test_dtype_auto_and_bad_values():
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    with pytest.raises(InputError, match="unknown LLM dtype 'fp8'"):
+        resolve_dtype("fp8", "cpu")
 
 
 def test_generate_is_seeded_and_stops(llm):

@@ -90,3 +90,24 @@ def test_label_strategy_experiment_lands_tagged_in_the_store(job):
     assert set(scores["variant"]) == {"pos=seed,neg=none", "pos=p1,neg=lowest"}
     summary = (out / "label-strategies-tiny.csv").read_text()
     assert "pos=p1,neg=lowest" in summary and "Retrieval" in summary
+
+
+def test_task_diversity_sets_are_equal_size_and_fret_only():
+    from collections import Counter
+
+    from gecko_bench.errors import InputError
+    from gecko_bench.experiments import diversity_plan, task_diversity_variants
+
+    counts = Counter({"question answering": 9, "fact checking": 4, "definition lookup": 3,
+                      "search result": 1})
+    assert diversity_plan(counts) == (3, ["definition lookup", "fact checking",
+                                          "question answering"], ["search result"])
+    variants = {v.name: v for v in task_diversity_variants(counts)}
+    assert set(variants) == {"task=definition lookup", "task=fact checking",
+                             "task=question answering", "all-original", "all-uniform",
+                             "all-no-unified-format"}
+    assert {v.pool_size for v in variants.values()} == {3}
+    assert variants["all-uniform"].task_types == tuple(sorted(counts))  # no classification
+    assert variants["all-uniform"].train_overrides == {"task_sampling": "uniform"}
+    with pytest.raises(InputError, match="fret.n_seeds"):
+        diversity_plan(Counter({"question answering": 2, "fact checking": 1}))

@@ -144,3 +144,18 @@ def test_prefinetune_pairs_from_wikipedia_and_books():
     assert all(p.negative is None for p in pairs)
     ds = to_dataset(pairs[:4], with_negative=False)
     assert ds.column_names == ["anchor", "positive"]
+
+
+def test_mixture_pool_gives_equal_size_sets_repeated_over_steps(groups):
+    mix = build_mixture(groups, 60, 4, "uniform", seed=3, pool_size=4)
+    ids = Counter(ex.id for ex in mix.examples)
+    assert len(ids) == 4 and mix.composition["unique_examples"] == 4  # exactly the pool
+    assert set(ids.values()) == {15}  # 60 slots / 4 examples, one of each per batch
+    assert mix.composition["pool_size"] == 4
+    same = build_mixture(groups, 60, 4, "uniform", seed=3, pool_size=4)
+    assert [ex.id for ex in same.examples] == [ex.id for ex in mix.examples]
+    single = build_mixture(groups, 12, 3, task_types=["heading"], pool_size=3)
+    assert {ex.task_type for ex in single.examples} == {"heading"}
+    assert single.composition["unique_examples"] == 3
+    with pytest.raises(InputError, match="a pool of 7 examples needs at least that many; 6"):
+        build_mixture(groups, 12, 3, task_types=["heading"], pool_size=7)

@@ -141,12 +141,15 @@ class Mixture:
 
 def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size: int,
                   sampling: str = "original", seed: int = 0,
-                  task_types: Sequence[str] | None = None) -> Mixture:
+                  task_types: Sequence[str] | None = None,
+                  pool_size: int | None = None) -> Mixture:
     """Sample `n_examples` in batch order from task-type groups.
 
     Each slot draws a group - proportionally to its size (``original``) or with equal
     probability (``uniform``) - then the group's next example from a shuffled queue (refilled
-    when exhausted). No example repeats inside a batch. ``task_types`` keeps only those groups.
+    when exhausted). No example repeats inside a batch. ``task_types`` keeps only those groups;
+    ``pool_size`` then keeps that many examples drawn at random from them (equal-size training
+    sets for ablations), which the stream repeats when it is longer than the pool.
     """
     if sampling not in SAMPLING:
         raise InputError(f"unknown task sampling {sampling!r}; choose {' or '.join(SAMPLING)}")
@@ -157,11 +160,19 @@ def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size:
             raise InputError(f"unknown task type(s) {', '.join(unknown)}; available: "
                              f"{', '.join(sorted(groups))}")
         groups = {k: groups[k] for k in task_types}
+    rng = random.Random(seed)
+    if pool_size is not None:
+        union = [ex for name in sorted(groups) for ex in groups[name]]
+        if not 0 < pool_size <= len(union):
+            raise InputError(f"a pool of {pool_size} examples needs at least that many; "
+                             f"{len(union)} available in {', '.join(sorted(groups))}")
+        pool = rng.sample(union, pool_size)
+        groups = {k: [ex for ex in pool if ex.task_type == k] for k in groups}
+        groups = {k: v for k, v in groups.items() if v}
     total = sum(len(v) for v in groups.values())
     if total < batch_size:
         raise InputError(f"only {total} training examples for a batch of {batch_size}: lower "
                          "the batch size or add data")
-    rng = random.Random(seed)
     names = sorted(groups)
     weights = [len(groups[n]) if sampling == "original" else 1.0 for n in names]
     queues: dict[str, list[Example]] = {n: [] for n in names}
@@ -180,7 +191,8 @@ def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size:
     while len(stream) < n_examples:
         seen: set[str] = set()
         full: set[str] = set()
-        while len(seen) < min(batch_size, n_examples - len(stream)):
+        size = min(batch_size, n_examples - len(stream))  # fixed per batch, not per slot
+        while len(seen) < size:
             live = [(n, w) for n, w in zip(names, weights) if n not in full]
             name = rng.choices([n for n, _ in live], [w for _, w in live])[0]
             ex = pick(name, seen)
@@ -197,6 +209,7 @@ def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size:
         "drawn": {n: drawn.get(n, 0) for n in names},
         "sources": dict(sorted(Counter(ex.source.split(":")[0] for ex in stream).items())),
         "unique_examples": len({ex.id for ex in stream}),
+        "pool_size": pool_size,
         "n_examples": len(stream),
     }
     return Mixture(stream, composition)

@@ -150,12 +150,14 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
              fret_dataset_id: str | None = None, experiment: str | None = None,
              variant: str | None = None, task_types: Sequence[str] | None = None,
              mrl: bool = True, profile: str | None = None,
-             extra_jsonl: Sequence[str | Path] = (), progress: ProgressFn | None = None) -> Path:
+             extra_jsonl: Sequence[str | Path] = (), progress: ProgressFn | None = None,
+             pool_size: int | None = None) -> Path:
     """Fine-tune `init_checkpoint` on the Gecko mixture; returns the checkpoint folder.
 
     Mixture: FRet rows + classification triples + extra FRet-format pair files, sampled by
     ``cfg.task_sampling`` (original | uniform) over task types, restricted to `task_types` if
-    given. Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
+    given, and to `pool_size` examples drawn from those types when given (equal-size sets;
+    repeated over the steps). Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
     Matryoshka over ``cfg.mrl_dims`` when `mrl`. Idempotent: a finished checkpoint of the same
     config and data in `out_dir` is returned as is; an unfinished one is resumed.
     """
@@ -164,7 +166,8 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     groups, data_ids = finetune_groups(cfg, Path(fret_jsonl) if fret_jsonl else None,
                                        [Path(p) for p in extra_jsonl])
     bs, steps = cfg.finetune_batch_size, cfg.finetune_steps
-    mix = build_mixture(groups, steps * bs, bs, cfg.task_sampling, cfg.seed, task_types)
+    mix = build_mixture(groups, steps * bs, bs, cfg.task_sampling, cfg.seed, task_types,
+                        pool_size)
     examples = mix.examples
     mix.composition["negatives_filled"] = negatives_filled(examples)
     guard = _guard(examples, "fine-tuning mixture")
@@ -175,7 +178,8 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
         key_material={"stage": "finetune", "config": _cfg_key(cfg, "finetune"),
                       "init": str(init_checkpoint), "data": data_ids,
                       "task_types": sorted(task_types) if task_types else None, "mrl": mrl,
-                      "fret_dataset_id": fret_dataset_id},
+                      "fret_dataset_id": fret_dataset_id}
+                     | ({"pool_size": pool_size} if pool_size is not None else {}),
         manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
                         "mrl_dims": dims, "unified_format": cfg.unified_format,
                         "task_types": list(task_types) if task_types else None,

@@ -37,6 +37,9 @@ def build_cmd(
     llm: Optional[str] = typer.Option(None, help="LLM name (smollm2-135m, gemma3-270m), .gguf "
                                       "path, or URL[#model] for --backend http."),
     backend: Optional[str] = typer.Option(None, help="transformers | llamacpp | vllm | http"),
+    llm_dtype: Optional[str] = typer.Option(None, help="transformers backend compute dtype: "
+                                            "auto (bfloat16 where the CPU/GPU has it natively), "
+                                            "float32 or bfloat16."),
     retriever: Optional[str] = typer.Option(None, help="Embedding model for neighbours."),
     n_seeds: Optional[int] = typer.Option(None, help="Seed passages to generate queries for."),
     n_neighbours: Optional[int] = typer.Option(None, "--n-neighbours", "-n",
@@ -56,7 +59,8 @@ def build_cmd(
     from gecko_bench.fret import build, summary
     from gecko_bench.store import finish_run, start_run
 
-    cfg = _cfg(profile, llm=llm, llm_backend=backend, retriever=retriever, n_seeds=n_seeds,
+    cfg = _cfg(profile, llm=llm, llm_backend=backend, llm_dtype=llm_dtype, retriever=retriever,
+               n_seeds=n_seeds,
                n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
                temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     if corpus_size is not None:
@@ -157,6 +161,8 @@ def rerank_check_cmd(
     task: str = typer.Option("DebianFAQRetrieval", help="Offline retrieval task name."),
     llm: str = typer.Option("smollm2-135m", help="LLM that re-ranks."),
     backend: str = typer.Option("transformers", help="LLM backend."),
+    llm_dtype: str = typer.Option("auto", help="transformers backend compute dtype: auto, "
+                                  "float32 or bfloat16."),
     retriever: str = typer.Option("minilm-l6", help="First-stage retriever."),
     n_neighbours: int = typer.Option(20, "--n-neighbours", "-n", help="Candidates re-ranked."),
     max_queries: Optional[int] = typer.Option(None, help="Use only the first N queries."),
@@ -168,7 +174,8 @@ def rerank_check_cmd(
     from gecko_bench.fret.rerank_check import run
 
     scores = run(task, llm=llm, backend=backend, retriever=retriever, n_neighbours=n_neighbours,
-                 max_queries=max_queries, rrf_k=rrf_k, device=device, db_path=db)
+                 max_queries=max_queries, rrf_k=rrf_k, device=device, db_path=db,
+                 llm_dtype=llm_dtype)
     table = Table(title=f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
     table.add_column("method")
     table.add_column("nDCG@10")

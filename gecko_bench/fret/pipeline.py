@@ -32,9 +32,21 @@ IDENTITY_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours",
                    "max_new_tokens")
 
 
-def dataset_id(cfg: C.FretConfig) -> str:
-    """Deterministic id of the dataset a config builds (prompt version included)."""
-    ident = {k: getattr(cfg, k) for k in IDENTITY_FIELDS} | {"prompts": P.PROMPT_VERSION}
+def compute_dtype(cfg: C.FretConfig, device: str = "cpu") -> str:
+    """The dtype the LLM computes in: resolved for transformers, as configured otherwise."""
+    if cfg.llm_backend != "transformers":
+        return cfg.llm_dtype
+    from gecko_bench.llm.transformers_backend import resolve_dtype
+
+    return resolve_dtype(cfg.llm_dtype, device)
+
+
+def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
+    """Deterministic id of the dataset a config builds on `device` (prompt version and the
+    LLM's compute dtype included: bfloat16 and float32 scores rank neighbours slightly
+    differently)."""
+    ident = {k: getattr(cfg, k) for k in IDENTITY_FIELDS} | {"prompts": P.PROMPT_VERSION,
+                                                             "dtype": compute_dtype(cfg, device)}
     return "fret-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -220,7 +232,12 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     build yields no query, nothing is kept and InputError says why.
     """
     i_shard, n_shards = parse_shard(shard)
-    ds = dataset_id(cfg)
+    ds = dataset_id(cfg, device)
+    dtype = compute_dtype(cfg, device)
+    if llm is not None and getattr(llm, "dtype", dtype) != dtype:
+        raise InputError(f"the given LLM computes in {llm.dtype} but the config says "
+                         f"{cfg.llm_dtype} ({dtype} on {device}); its scores would be stored "
+                         "under the wrong dataset id")
     state = S.build_state(db_path, ds)
     if state["status"] == "complete":
         return ds
@@ -230,11 +247,13 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     todo = [b for b in range(len(batches)) if (i_shard, b) not in state["batches"]]
     if not todo:
         return ds
-    llm = llm or load_llm(cfg.llm, cfg.llm_backend, device=device, batch_size=cfg.batch_size)
+    llm = llm or load_llm(cfg.llm, cfg.llm_backend, device=device, batch_size=cfg.batch_size,
+                          dtype=cfg.llm_dtype)
     retriever = Retriever(cfg.retriever, corpus, device)
     meta = {"dataset_id": ds, "llm": cfg.llm, "retriever": cfg.retriever,
             "n_seeds": cfg.n_seeds, "n_neighbours": cfg.n_neighbours, "n_shards": n_shards,
-            "rrf_k": cfg.rrf_k, "config": C.as_dict(cfg), "run_id": run_id}
+            "rrf_k": cfg.rrf_k, "config": C.as_dict(cfg) | {"compute_dtype": dtype},
+            "run_id": run_id}
     seen = {" ".join(P.words(q)) for q in state["queries"]}
     fresh = not state["batches"]
     counts: Counter[str] = Counter()

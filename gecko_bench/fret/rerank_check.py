@@ -33,6 +33,12 @@ def _task_split(task_name: str) -> tuple[list[dict], list[dict], dict[str, dict[
     return list(subset["queries"]), list(subset["corpus"]), subset["relevant_docs"]
 
 
+def _label(model: LLM, llm: str | LLM) -> str:
+    name = getattr(model, "name", str(llm))
+    dtype = getattr(model, "dtype", None)
+    return f"{name}@{dtype}" if dtype else name
+
+
 def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> float:
     """Mean nDCG@10 over the queries of `run` (pytrec_eval)."""
     per_query = pytrec_eval.RelevanceEvaluator(
@@ -43,15 +49,17 @@ def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]
 def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers",
         retriever: str = "minilm-l6", n_neighbours: int = 20, max_queries: int | None = None,
         rrf_k: float = 0.0, device: str = "cpu", db_path: str | Path | None = None,
-        show_progress: bool = True) -> dict[str, float]:
-    """nDCG@10 for retriever, ql, rc and rrf; stored in fret_rerank_checks."""
+        show_progress: bool = True, llm_dtype: str = "auto") -> dict[str, float]:
+    """nDCG@10 for retriever, ql, rc and rrf; stored in fret_rerank_checks (the LLM column
+    names the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``)."""
     queries, corpus_rows, qrels = _task_split(task)
     queries = [q for q in queries if q["id"] in qrels][:max_queries]
     if n_neighbours > len(corpus_rows):
         raise InputError(f"n_neighbours={n_neighbours} is larger than {task}'s corpus "
                          f"({len(corpus_rows)} documents)")
     corpus = [Passage(str(d["id"]), d.get("title") or "", d["text"], task, "") for d in corpus_rows]
-    model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device)
+    model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device,
+                                                      dtype=llm_dtype)
     dense = Retriever(retriever, corpus, device)
     idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
     runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in ("retriever", "ql", "rc", "rrf")}
@@ -70,6 +78,6 @@ def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers
             progress.advance(bar)
     scores = {m: ndcg_at_10(qrels, run_) for m, run_ in runs.items()}
     S.save_rerank_check(db_path, f"rerank-{uuid.uuid4().hex[:12]}", task,
-                        getattr(model, "name", str(llm)), retriever, n_neighbours, len(queries),
+                        _label(model, llm), retriever, n_neighbours, len(queries),
                         scores)
     return scores

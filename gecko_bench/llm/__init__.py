@@ -14,12 +14,15 @@ BACKENDS = ("transformers", "llamacpp", "vllm", "http")
 
 
 def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
-             batch_size: int = 8) -> LLM:
-    """An LLM by registered name / .gguf path (or server URL for ``http``)."""
+             batch_size: int = 8, dtype: str = "auto") -> LLM:
+    """An LLM by registered name / .gguf path (or server URL for ``http``).
+
+    `dtype` applies to the transformers backend (see ``transformers_backend.resolve_dtype``).
+    """
     if backend == "transformers":
         from gecko_bench.llm.transformers_backend import TransformersLLM
 
-        return TransformersLLM(name, device=device, batch_size=batch_size)
+        return TransformersLLM(name, device=device, batch_size=batch_size, dtype=dtype)
     if backend == "llamacpp":
         from gecko_bench.llm.llamacpp_backend import LlamaCppLLM
 

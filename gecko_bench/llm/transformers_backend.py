@@ -6,7 +6,8 @@ folder (seconds instead of ~20 s of GGUF conversion).
 
 Scoring is batched with left padding; the shared few-shot prefix is run once and its KV cache
 reused by every batch; ``logits_to_keep`` sends only the continuation positions through the
-large vocabulary head.
+large vocabulary head. ``dtype="auto"`` computes in bfloat16 on CUDA and on CPUs with native
+bfloat16 matmuls (AVX512-BF16 / AMX; about 1.9x faster than float32 there), float32 elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from gecko_bench.assets import MODELS, gecko_home, sha256_file, verify_model_weights
 from gecko_bench.assets.fetch import AssetError
+from gecko_bench.errors import InputError
 from gecko_bench.llm.base import LLM, cut_at_stop
 
 
@@ -75,11 +77,33 @@ def cached_hf_folder(name_or_path: str) -> Path:
     return dest
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN runs bfloat16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # private probe; absent on some builds
+        return False
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``float32`` or ``bfloat16`` for a dtype setting (``auto`` picks the fast exact-enough one)."""
+    if dtype == "auto":
+        fast = torch.device(device).type == "cuda" or cpu_has_native_bf16()
+        return "bfloat16" if fast else "float32"
+    if dtype not in DTYPES:
+        raise InputError(f"unknown LLM dtype {dtype!r}; valid: auto, {', '.join(DTYPES)}")
+    return dtype
+
+
 class TransformersLLM(LLM):
     """A transformers causal LM on CPU or CUDA."""
 
     def __init__(self, name_or_path: str, device: str = "cpu", batch_size: int = 8,
-                 dtype: torch.dtype | None = None) -> None:
+                 dtype: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -88,12 +112,12 @@ class TransformersLLM(LLM):
         self.name = name_or_path if not path.is_dir() else path.name
         self.device = torch.device(device)
         self.batch_size = batch_size
-        dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.dtype = resolve_dtype(dtype, device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=DTYPES[self.dtype])
         self.model.to(self.device).eval()
         self._prefix: tuple[str, list[int], object] | None = None
 
