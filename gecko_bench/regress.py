@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -239,10 +240,19 @@ def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: st
                             table[TABLE_COLUMNS], missing)
 
 
+def subset_weights(task_of_each_subset: list[str]) -> np.ndarray:
+    """Averaging weights that make each task count once: 1 / (its number of language subsets),
+    as the leaderboard does when it averages a task's subsets before the category mean."""
+    counts = Counter(task_of_each_subset)
+    return np.array([1.0 / counts[t] for t in task_of_each_subset])
+
+
 def category_gains(db_path: str | Path | None, baseline: str | list[str],
                    candidate: str | list[str], suite: str | None = None, dim: int | None = None,
                    n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per-category mean task delta (points) with a 95% bootstrap CI (items resampled per task).
+
+    A multilingual task's language subsets share one task's weight (see `subset_weights`).
 
     `baseline` and `candidate` may be equal-length lists (one checkpoint per training seed): the
     i-th baseline is paired with the i-th candidate and their items are pooled, so the interval
@@ -275,17 +285,21 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
     rng = np.random.default_rng(seed)
     rows = []
     for category, tasks in sorted(by_cat.items()):
+        weights = subset_weights([t.task for t in tasks])
         full = [np.arange(len(t.baseline)) for t in tasks]
-        base = np.mean([t.statistic(t.baseline, i) for t, i in zip(tasks, full)])
-        cand = np.mean([t.statistic(t.candidate, i) for t, i in zip(tasks, full)])
+        base = np.average([t.statistic(t.baseline, i) for t, i in zip(tasks, full)],
+                          weights=weights)
+        cand = np.average([t.statistic(t.candidate, i) for t, i in zip(tasks, full)],
+                          weights=weights)
         boots = np.empty(n_resamples)
         for k in range(n_resamples):
             deltas = []
             for t in tasks:
                 idx = rng.integers(0, len(t.baseline), len(t.baseline))
                 deltas.append(t.statistic(t.candidate, idx) - t.statistic(t.baseline, idx))
-            boots[k] = np.mean(deltas)
-        rows.append(dict(category=category, n_tasks=len(tasks), baseline=100 * base,
+            boots[k] = np.average(deltas, weights=weights)
+        rows.append(dict(category=category, n_tasks=len({t.task for t in tasks}),
+                         baseline=100 * base,
                          candidate=100 * cand, delta=100 * (cand - base),
                          ci_low=100 * np.quantile(boots, 0.025),
                          ci_high=100 * np.quantile(boots, 0.975)))

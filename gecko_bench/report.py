@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from gecko_bench import config, provenance
 from gecko_bench.compare import leaderboard
-from gecko_bench.pipeline import eval_label, eval_suite
+from gecko_bench.pipeline import PROMPT_STYLE, eval_label, eval_suite
 from gecko_bench.regress import category_gains
 
 
@@ -29,6 +30,16 @@ SHORT_HEADERS = {"Classification": "Class", "Clustering": "Clust", "PairClassifi
                  "Multilingual": "Multi"}
 
 
+def _job_rows(board: pd.DataFrame, models: list[str], student_id: str) -> pd.DataFrame:
+    """Leaderboard rows of the student and of the named models in the job's prompt style."""
+    if board.empty:
+        return board
+    mine = {(m, PROMPT_STYLE.get(m, "none")) for m in models}
+    keep = (board.model_id == student_id) | pd.Series(
+        [(m, s) in mine for m, s in zip(board.model, board.prompt_style)], index=board.index)
+    return board[keep]
+
+
 def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
     """Leaderboard of the profile's suite at the student's full dim, then per-category gains."""
     student_path = result.outputs["finetune"]["checkpoint"]
@@ -37,6 +48,9 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     dim = max(profile.train.mrl_dims)
     suite = eval_suite(profile)
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim)
+    # Only this job's models: experiments and other runs may share the store.
+    complete, incomplete = (_job_rows(df, result.outputs["evaluate"]["models"], student_id)
+                            for df in (complete, incomplete))
     shown = complete.assign(model=complete.model.where(complete.model_id != student_id,
                                                        "student"))
     n_tasks = int(shown.n_tasks.max()) if len(shown) else 0

@@ -90,6 +90,11 @@ def test_label_strategy_experiment_lands_tagged_in_the_store(job):
     assert set(scores["variant"]) == {"pos=seed,neg=none", "pos=p1,neg=lowest"}
     summary = (out / "label-strategies-tiny.csv").read_text()
     assert "pos=p1,neg=lowest" in summary and "Retrieval" in summary
+    # the job's report, rerun on the shared store, lists its own models, not the experiment's
+    rerun = subprocess.run(_cmd("run", "--db", str(db), "--work-dir", str(root / "work")),
+                           capture_output=True, text=True, env=env, timeout=300)
+    board = rerun.stdout.split("Leaderboard")[1].split("Student gain")[0]
+    assert "student" in board and "minilm-l6" in board and "seed0" not in board, board
 
 
 def test_task_diversity_sets_are_equal_size_and_fret_only():

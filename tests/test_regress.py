@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -84,3 +85,29 @@ def test_reproduce_matches_stored_scores(store):
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     assert "PASS" in result.output
+
+
+def test_subset_weights_count_each_task_once():
+    from gecko_bench.regress import subset_weights
+
+    # task A has three language subsets, B one: A's subsets share one task's weight
+    weights = subset_weights(["A", "A", "B", "A"])
+    assert weights.tolist() == pytest.approx([1 / 3, 1 / 3, 1, 1 / 3])
+    deltas = [0.3, 0.6, 0.1, 0.0]  # A's mean delta 0.3, B's 0.1 -> category 0.2
+    assert float(np.average(deltas, weights=weights)) == pytest.approx(0.2)
+
+
+def test_category_gains_average_subsets_like_the_leaderboard(tmp_path):
+    """For nDCG@10 the per-item mean is the main score, so a category's gain baseline must equal
+    the leaderboard's category mean, multilingual task included."""
+    from gecko_bench.compare import leaderboard
+
+    db = tmp_path / "m.duckdb"
+    evaluate("minilm-l6", tasks=["DebianFAQMultilingualRetrieval-tiny", "DebianFAQRetrieval-tiny"],
+             dims=[384], prompt_style="none", db_path=db, progress=False,
+             cache_dir=tmp_path / "emb")
+    board, _ = leaderboard(db, dim=384)
+    gains = category_gains(db, "minilm-l6", "minilm-l6", n_resamples=10).set_index("category")
+    assert gains.loc["Retrieval", "n_tasks"] == 2
+    assert gains.loc["Retrieval", "baseline"] == pytest.approx(board.loc[0, "Retrieval"],
+                                                               abs=1e-3)  # mteb rounds

@@ -44,7 +44,7 @@ def experiment(
     task-diversity: single task types vs all (original / uniform sampling / no unified format)
     (paper Table 4). dims: Matryoshka vs no Matryoshka, scored at every dim.
     """
-    from gecko_bench.report import frame_table
+    from gecko_bench.report import SHORT_HEADERS, frame_table
 
     resolved = apply_cli_overrides(config.resolve(profile), overrides)
     summary = run_experiment(name, resolved, seeds=seeds, db_path=db, root=work_root,
@@ -53,7 +53,13 @@ def experiment(
     output.mkdir(parents=True, exist_ok=True)
     csv = output / f"{name}-{profile}.csv"
     summary.to_csv(csv, index=False, float_format="%.3f")
-    console.print(frame_table(summary.drop(columns=["experiment"]),
+    # Narrow enough for an 80-column terminal; the CSV keeps every column.
+    shown = summary.drop(columns=["experiment", "n_tasks"])
+    if shown["dim"].nunique() == 1:
+        shown = shown.drop(columns=["dim"])
+    shown = shown.assign(category=shown["category"].map(lambda c: SHORT_HEADERS.get(c, c)))
+    console.print(frame_table(shown.rename(columns={"reference": "ref", "ci_low": "ci lo",
+                                                    "ci_high": "ci hi"}),
                               f"{name} ({profile} profile, {seeds} seed(s)): points 0-100"))
     for line in verdict_lines(name, summary):
         console.print(line)
