@@ -176,7 +176,8 @@ def rerank_check_cmd(
     scores = run(task, llm=llm, backend=backend, retriever=retriever, n_neighbours=n_neighbours,
                  max_queries=max_queries, rrf_k=rrf_k, device=device, db_path=db,
                  llm_dtype=llm_dtype)
-    table = Table(title=f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
+    console.print(f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
+    table = Table()
     table.add_column("method")
     table.add_column("nDCG@10")
     for method, value in scores.items():
