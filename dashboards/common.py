@@ -85,7 +85,23 @@ def experiment_tasks(db: Path, experiment: str, command: str) -> pd.DataFrame:
     if scores.empty:
         raise Unavailable(f"No scores from the `{experiment}` experiment yet.",
                           f"Run `{command}` (it tags its runs experiment={experiment}).")
-    return task_scores(scores)
+    return task_scores(one_fret_build(scores, key=f"{experiment}-fret"))
+
+
+def one_fret_build(scores: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The scores of one FRet build's students: an experiment run on two builds (e.g. another
+    `fret.n_seeds`) has variants of the same name that must not be pooled as seeds. A selector
+    appears when there is a choice; the newest build is the default."""
+    builds = scores["fret_dataset_id"].fillna("(not recorded)")
+    if builds.nunique() < 2:
+        return scores
+    newest = scores.assign(build=builds).groupby("build")["created_at"].max()
+    options = list(newest.sort_values(ascending=False).index)
+    counts = builds.groupby(builds).size()
+    chosen = st.selectbox("FRet build the students were trained on", options, index=0, key=key,
+                          format_func=lambda b: f"{b} (newest {newest[b]:%Y-%m-%d %H:%M}, "
+                                                f"{counts[b]} scores)")
+    return scores[builds == chosen]
 
 
 def variant_cells(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:

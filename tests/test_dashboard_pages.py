@@ -219,3 +219,27 @@ def test_runs_page_shows_provenance_and_lineage(dashboard_db, monkeypatch):
     attempts = frame(at, "stage", "steps_done", "final_loss")
     assert list(attempts["stage"]) == ["finetune"] and attempts["steps_done"].iloc[0] == 1
     assert any("training loss" in c.proto.spec for c in charts(at)), "loss curve missing"
+
+
+def test_students_of_two_fret_builds_are_not_pooled(dashboard_db, tmp_path, monkeypatch):
+    """An experiment rerun on another FRet build: the page shows one build at a time."""
+    import shutil
+
+    from gecko_bench.store import upsert_model
+    from gecko_bench.store.dashboard import experiment_scores
+
+    db = tmp_path / "two-builds.duckdb"
+    shutil.copy(dashboard_db, db)
+    members = experiment_scores(db, "task-diversity")[["model_id", "model_name", "variant"]]
+    for row in members.drop_duplicates("model_id").itertuples():
+        build = "fret-aaaa" if row.variant == "all-original" else "fret-bbbb"
+        upsert_model(row.model_id, row.model_name, fret_dataset_id=build, db_path=db)
+    at = open_page(db, "Task diversity", monkeypatch)
+    picker = at.selectbox(key="task-diversity-fret")
+    assert len(picker.options) == 2 and picker.value in ("fret-aaaa", "fret-bbbb")
+    shown = set(frame(at, "variant", "category", "score")["variant"])
+    assert len(shown) == 1
+    other = "fret-aaaa" if picker.value == "fret-bbbb" else "fret-bbbb"
+    at.selectbox(key="task-diversity-fret").set_value(other).run()
+    again = set(frame(at, "variant", "category", "score")["variant"])
+    assert len(again) == 1 and again | shown == {"task=question answering", "all-original"}

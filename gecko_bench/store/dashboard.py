@@ -163,7 +163,8 @@ def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFra
     nothing under its own run id. Scores are limited to the tasks the experiment's eval runs
     asked for, so a checkpoint's other evaluations do not leak into the comparison.
 
-    Columns: the ``scores`` columns, ``model_name``, ``experiment``, ``variant``.
+    Columns: the ``scores`` columns, ``model_name``, ``fret_dataset_id`` (the FRet build the
+    checkpoint was trained on, when recorded), ``experiment``, ``variant``.
     """
     with reader(db_path) as con:
         require(con, "runs", "scores")
@@ -184,7 +185,7 @@ def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFra
             "WITH members AS (" + " UNION ".join(members) + "), "
             "asked AS (SELECT DISTINCT unnest(CAST(json_extract(config, '$.task_names') "
             "          AS VARCHAR[])) AS task FROM runs WHERE experiment = ? AND kind = 'eval') "
-            "SELECT s.*, m.name AS model_name, mb.experiment, mb.variant "
+            "SELECT s.*, m.name AS model_name, m.fret_dataset_id, mb.experiment, mb.variant "
             "FROM scores s JOIN members mb USING (model_id) "
             "LEFT JOIN models m USING (model_id) "
             "WHERE s.is_main AND (s.task IN (SELECT task FROM asked) "
