@@ -81,6 +81,16 @@ def task_diversity_variants(fret_types: Counter[str]) -> list[Variant]:
     ]
 
 
+def describe_diversity(fret_types: Counter[str], train: config.TrainConfig) -> str:
+    """What the task-diversity sets are, printed before training."""
+    size, _, left_out = diversity_plan(fret_types)
+    return (f"task-diversity: every variant trains on {size} distinct FRet examples "
+            f"(batch {min(size, train.finetune_batch_size)}, {train.finetune_steps} steps, "
+            f"repeated as needed); FRet types {dict(sorted(fret_types.items()))}"
+            + (f"; no single-type variant for {', '.join(left_out)} "
+               f"(< {MIN_TYPE_EXAMPLES} queries)" if left_out else ""))
+
+
 def dims_variants(_fret_types: Counter[str]) -> list[Variant]:
     """MRL: the same fine-tune with and without Matryoshka dims, scored at every dim."""
     return [Variant("mrl", mrl=True), Variant("no-mrl", mrl=False)]
@@ -93,6 +103,7 @@ class Experiment:
     reference: str  # the variant the others are compared with
     all_dims: bool  # evaluate at every MRL dim (True) or only the full dim
     paper_claim: str
+    describe: Callable[[Counter[str], config.TrainConfig], str] | None = None  # printed first
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -102,7 +113,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                    "negative beats the seed passage as positive, on retrieval and STS"),
         Experiment("task-diversity", task_diversity_variants, "all-original", False,
                    "Gecko Table 4: training on all task types beats any single type, and the "
-                   "unified format helps"),
+                   "unified format helps", describe_diversity),
         Experiment("dims", dims_variants, "no-mrl", True,
                    "MRL keeps truncated embeddings (e.g. 64-d) much closer to full-dim quality "
                    "than a model trained without it"),
@@ -147,14 +158,8 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
     wd.mkdir(parents=True, exist_ok=True)
     fret_types = _fret_task_types(Path(prepared["fret"]["jsonl"]))
     variants = exp.variants(fret_types)
-    if name == "task-diversity":
-        size, kept, left_out = diversity_plan(fret_types)
-        console.print(f"task-diversity: every variant trains on {size} distinct FRet examples "
-                      f"(batch {min(size, profile.train.finetune_batch_size)}, "
-                      f"{profile.train.finetune_steps} steps, repeated as needed); FRet types "
-                      f"{dict(sorted(fret_types.items()))}"
-                      + (f"; no single-type variant for {', '.join(left_out)} "
-                         f"(< {MIN_TYPE_EXAMPLES} queries)" if left_out else ""))
+    if exp.describe:
+        console.print(exp.describe(fret_types, profile.train))
     if only:
         unknown = set(only) - {v.name for v in variants}
         if unknown:

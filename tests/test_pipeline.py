@@ -114,5 +114,10 @@ def test_task_diversity_sets_are_equal_size_and_fret_only():
     assert {v.pool_size for v in variants.values()} == {3}
     assert variants["all-uniform"].task_types == tuple(sorted(counts))  # no classification
     assert variants["all-uniform"].train_overrides == {"task_sampling": "uniform"}
+    from gecko_bench.config import TrainConfig
+    from gecko_bench.experiments import EXPERIMENTS
+
+    line = EXPERIMENTS["task-diversity"].describe(counts, TrainConfig(finetune_batch_size=16))
+    assert "3 distinct FRet examples (batch 3" in line and "for search result (< 3" in line
     with pytest.raises(InputError, match="fret.n_seeds"):
         diversity_plan(Counter({"question answering": 2, "fact checking": 1}))

@@ -7,7 +7,9 @@ import dataclasses
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from scipy.stats import spearmanr
@@ -17,6 +19,8 @@ from gecko_bench.corpora.seeds import seed_passages
 from gecko_bench.fret import prompts as P
 from gecko_bench.llm.transformers_backend import TransformersLLM, resolve_dtype
 from gecko_bench.provenance import device_name
+
+T = TypeVar("T")
 
 
 def naive_logprobs(llm: TransformersLLM, prefix: str, prompts: list[str],
@@ -34,7 +38,7 @@ def naive_logprobs(llm: TransformersLLM, prefix: str, prompts: list[str],
     return out
 
 
-def _timed(fn) -> tuple[list[float], float]:
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
@@ -53,7 +57,7 @@ def run(llm: str = "smollm2-135m", n_pairs: int = 48, n_seeds: int = 8,
              for i, p in enumerate(passages)]
     prompts, conts = [a for a, _ in pairs], [b for _, b in pairs]
     prefix = P.ql_prefix()
-    for model in {id(fp32): fp32, id(fast): fast}.values():  # warm-up (and prefix cache)
+    for model in [fp32] if fast is fp32 else [fp32, fast]:  # warm-up (and prefix cache)
         model.logprobs(prompts[:2], conts[:2], prefix=prefix)
     naive_logprobs(fp32, prefix, prompts[:1], conts[:1])
     naive, t_naive = _timed(lambda: naive_logprobs(fp32, prefix, prompts, conts))
