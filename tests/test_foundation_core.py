@@ -1,4 +1,4 @@
-"""Profiles, the unified text format, the store core and provenance."""
+"""Profiles, the unified text format, the store core, provenance and CLI help."""
 
 from __future__ import annotations
 
@@ -82,3 +82,41 @@ def test_checkpoint_id_is_weights_hash(tmp_path):
     assert provenance.checkpoint_id(model_dir("minilm-l6")) == get_model("minilm-l6").weight_sha256
     with pytest.raises(FileNotFoundError):
         provenance.checkpoint_id(tmp_path)
+
+
+def test_every_command_summary_is_one_paragraph_line():
+    """Typer's command list keeps a summary's source line breaks; each must be one line."""
+    import inspect
+
+    import typer.main
+
+    from gecko_bench.cli import app
+
+    def walk(cmd, path):
+        yield path, inspect.cleandoc(cmd.help or "").split("\n\n")[0]
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    summaries = dict((" ".join(p), s) for p, s in walk(typer.main.get_command(app), []))
+    assert {"run", "experiment", "fret build"} <= summaries.keys()
+    assert [p for p, s in summaries.items() if "\n" in s or not s] == []
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_stage_progress_writes_plain_lines_only_off_terminal(terminal):
+    """In a log file rich's live bar is silent until the end; StageProgress prints lines there."""
+    import io
+
+    from rich.console import Console
+
+    from gecko_bench.progress import StageProgress
+
+    log = io.StringIO()
+    console = Console(file=io.StringIO(), force_terminal=terminal)
+    with StageProgress(console=console, log_file=log) as progress:
+        bar = progress.add_task("FRet batch", total=3)
+        progress.advance(bar)       # first step: a line
+        progress.advance(bar)       # < LOG_EVERY_S later: no line
+        progress.update(bar, advance=1, description="FRet done")  # finished: a line
+    lines = [line.rsplit(" [", 1)[0] for line in log.getvalue().splitlines()]
+    assert lines == ([] if terminal else ["FRet batch 1/3", "FRet done 3/3"])

@@ -6,10 +6,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gecko_bench import assets as A
+from gecko_bench.progress import StageProgress
 
 app = typer.Typer(help="Models and open-data sources: list, fetch, verify.", no_args_is_help=True)
 console = Console()
@@ -46,8 +46,7 @@ def fetch(
         models, data = list(A.MODELS), list(A.DATA_SOURCES)
     work = [("model", A.get_model(n).name) for n in models or []] + \
            [("data", A.get_source(n).name) for n in data or []]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
+    with StageProgress(console=console) as progress:
         bar = progress.add_task("fetching assets", total=len(work))
         for kind, name in work:
             already = A.is_fetched(kind, name)

@@ -36,7 +36,9 @@ def experiment(
     output: Path = typer.Option(Path("results") / "experiments", "--output",
                                 help="Folder for the summary CSV."),
 ) -> None:
-    """Fine-tune one student per variant (and seed) from the main job's FRet data and
+    """A Gecko ablation: one student per variant, per-category deltas with bootstrap CIs.
+
+    Fine-tune one student per variant (and seed) from the main job's FRet data and
     pre-finetuned checkpoint, evaluate each, and report per-category deltas against the
     reference variant with paired bootstrap CIs over items and seeds.
 

@@ -26,7 +26,9 @@ def run(
         None, "--set", help="Override a profile field, e.g. --set fret.n_seeds=8 "
         "--set eval.tasks=LeeSTS-tiny (repeatable)."),
 ) -> None:
-    """Fetch assets, build FRet data with the profile's LLM, pre-finetune and fine-tune the
+    """The main job, end to end: FRet data, pre-finetune, fine-tune, evaluate, report.
+
+    Fetch assets, build FRet data with the profile's LLM, pre-finetune and fine-tune the
     student, evaluate it with its base and the baselines at every MRL dim, store everything in
     DuckDB and print the leaderboard and the student's gain per category.
 

@@ -64,7 +64,7 @@ def smoke(
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import mteb
-    from rich.progress import Progress
+    from gecko_bench.progress import StageProgress
 
     from gecko_bench.assets.loaders import load_sentence_transformer
     from gecko_bench.tasks import get_suite
@@ -73,7 +73,7 @@ def smoke(
     encoder = load_sentence_transformer(model)
     table = Table("task", "subset: main score", "wall s", "cpu s")
     wall0, cpu0 = time.time(), time.process_time()
-    with Progress() as progress:
+    with StageProgress() as progress:
         bar = progress.add_task(f"{suite} on {model}", total=len(tasks))
         for task in tasks:
             wall, cpu = time.time(), time.process_time()

@@ -9,11 +9,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
 from gecko_bench.cli.perf import app as perf_app
 from gecko_bench.errors import InputError
+from gecko_bench.progress import StageProgress
 
 app = typer.Typer(help="Train Gecko-style embedding checkpoints: pre-finetune, then fine-tune "
                   "on the FRet + classification mixture.", no_args_is_help=True)
@@ -47,9 +48,7 @@ def _cfg(profile: str, **over):
 
 @contextmanager
 def _progress(what: str):
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                  console=console) as progress:
+    with StageProgress(TextColumn("loss {task.fields[loss]}"), console=console) as progress:
         bar = progress.add_task(what, total=None, loss="-")
 
         def update(step: int, total: int, loss: float | None) -> None:

@@ -201,13 +201,6 @@ def _progress(enabled: bool):
 
     if not enabled:
         return nullcontext(None)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from gecko_bench.progress import StageProgress
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), transient=False)
+    return StageProgress(transient=False)

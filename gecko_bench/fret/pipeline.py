@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gecko_bench import config as C
 from gecko_bench.corpora.seeds import Passage, seed_passages
@@ -25,6 +24,7 @@ from gecko_bench.errors import InputError
 from gecko_bench.fret import prompts as P
 from gecko_bench.fret.rank import ranks, rrf
 from gecko_bench.llm import LLM, load_llm
+from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as S
 
 IDENTITY_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours", "rrf_k",
@@ -257,8 +257,7 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     seen = {" ".join(P.words(q)) for q in state["queries"]}
     fresh = not state["batches"]
     counts: Counter[str] = Counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=not show_progress) as progress:
+    with StageProgress(disable=not show_progress) as progress:
         bar = progress.add_task(f"FRet {ds} shard {i_shard}/{n_shards}",
                                 total=sum(len(b) for b in batches),
                                 completed=sum(len(batches[b]) for b in range(len(batches))

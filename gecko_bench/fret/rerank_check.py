@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytrec_eval
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gecko_bench.corpora.seeds import Passage
 from gecko_bench.errors import InputError
 from gecko_bench.fret.pipeline import Retriever, rank_neighbours, score_pairs
 from gecko_bench.llm import LLM, load_llm
+from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as S
 
 
@@ -63,8 +63,7 @@ def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers
     dense = Retriever(retriever, corpus, device)
     idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
     runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in ("retriever", "ql", "rc", "rrf")}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=not show_progress) as progress:
+    with StageProgress(disable=not show_progress) as progress:
         bar = progress.add_task(f"re-ranking {task}", total=len(queries))
         for q, row, sim in zip(queries, idx, sims):
             docs = [corpus[i] for i in row]
