@@ -90,6 +90,18 @@ def test_resume_after_kill_loses_and_duplicates_nothing(built, llm):
     assert fret.build(CFG, db_path=db, llm=llm, show_progress=False) == ds
 
 
+
+def test_list_shows_whole_ids_and_progress_in_80_columns(built):
+    from typer.testing import CliRunner
+
+    from gecko_bench.cli import app
+
+    db, ds, _ = built
+    out = CliRunner().invoke(app, ["fret", "list", "--db", str(db)]).output
+    row = next(line for line in out.splitlines() if line.startswith(ds))
+    assert row.split()[1:4] == ["smollm2-135m", "minilm-l6", "6/6"]
+    assert max(len(line) for line in out.splitlines()) <= 80
+
 def test_every_neighbour_keeps_all_scores_and_consistent_ranks(built):
     db, ds, _ = built
     nb = S.fret_neighbours_frame(db, ds)

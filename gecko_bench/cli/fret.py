@@ -79,18 +79,23 @@ def build_cmd(
 @app.command("list")
 def list_cmd(db: Optional[Path] = DB) -> None:
     """Table of FRet datasets with counts and relabel rate."""
+    import pandas as pd
+
+    from gecko_bench.report import frame_table
     from gecko_bench.store import fret as S
 
     frame = S.fret_datasets_frame(db)
-    table = Table(title="FRet datasets")
-    cols = ("dataset_id", "llm", "retriever", "status", "seeds_done", "n_seeds", "n_queries",
-            "n_rejects", "relabel_rate")
-    for c in cols:
-        table.add_column(c)
-    for r in frame.itertuples(index=False):
-        table.add_row(*[f"{getattr(r, c):.2f}" if c == "relabel_rate" and getattr(r, c) == getattr(r, c)
-                        else str(getattr(r, c)) for c in cols])
-    console.print(table)
+    if frame.empty:
+        console.print("no FRet datasets in this store")
+        return
+    # Short columns so whole dataset ids fit an 80-column terminal; seeds "80/400" = partial.
+    shown = pd.DataFrame({
+        "dataset": frame.dataset_id, "llm": frame.llm, "retriever": frame.retriever,
+        "seeds": [f"{d}/{n}" for d, n in zip(frame.seeds_done, frame.n_seeds)],
+        "queries": frame.n_queries, "rejects": frame.n_rejects,
+        "relabel": frame.relabel_rate.map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")})
+    console.print(frame_table(shown, "FRet datasets (relabel: share of queries whose top "
+                              "passage is not their seed)"))
 
 
 @app.command("show")
