@@ -149,7 +149,7 @@ class TransformersLLM(LLM):
             ids = self.encode(prefix, first=True)
             with torch.inference_mode():
                 out = self.model(torch.tensor([ids], device=self.device), use_cache=True)
-            self._prefix = (prefix, ids, out.past_key_values)
+            self._prefix = (prefix, ids, out.cache)
         return self._prefix[1], self._prefix[2]
 
     # ------------------------------------------------------------ scoring
@@ -192,7 +192,7 @@ class TransformersLLM(LLM):
             if past.get_seq_length() > n_prefix:
                 past.crop(n_prefix - past.get_seq_length())  # transformers 5: negative = drop
             past.batch_repeat_interleave(len(pairs))
-            kwargs["past_key_values"] = past
+            kwargs["cache"] = past
             mask = torch.cat([torch.ones(len(pairs), n_prefix, dtype=mask.dtype,
                                          device=self.device), mask], dim=1)
         with torch.inference_mode():
