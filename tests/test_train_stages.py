@@ -152,6 +152,22 @@ def test_resume_after_kill(work):
         sorted(attempts.status) == ["finished", "running"]  # SIGKILL leaves 'running'
 
 
+def test_resume_skips_a_checkpoint_whose_save_was_killed(tmp_path):
+    """A kill during a save leaves checkpoint-N without trainer_state.json (written last)."""
+    from trainers.core import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "_trainer") is None
+    for step, files in [(2, ["model.safetensors", "trainer_state.json"]),
+                        (4, ["config.json", ".tmpuGwtFH"]), (10, [])]:
+        folder = tmp_path / "_trainer" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        for name in files:
+            (folder / name).write_text("x")
+    assert last_complete_checkpoint(tmp_path / "_trainer") == str(
+        tmp_path / "_trainer" / "checkpoint-2")
+    assert sorted(p.name for p in (tmp_path / "_trainer").iterdir()) == ["checkpoint-2"]
+
+
 def test_resume_into_folder_of_another_config_is_refused(tmp_path):
     state = {"stage": "finetune", "checkpoint_key": "abc",
              "key_material": {"config": {"learning_rate": 1e-4}}}

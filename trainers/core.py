@@ -142,6 +142,24 @@ def _make_callback(run_id: str, db_path, progress: ProgressFn | None):
     return LossToStore()
 
 
+def last_complete_checkpoint(trainer_dir: Path) -> str | None:
+    """The newest HF Trainer checkpoint that finished saving; half-written newer ones are removed.
+
+    transformers' ``get_last_checkpoint`` returns the highest-numbered folder even when a kill
+    interrupted its save, and resuming from it fails on missing weights. The Trainer writes
+    ``trainer_state.json`` last, so a checkpoint without it is incomplete.
+    """
+    if not trainer_dir.is_dir():
+        return None
+    steps = sorted((int(p.name.split("-", 1)[1]), p) for p in trainer_dir.glob("checkpoint-*")
+                   if p.is_dir() and p.name.split("-", 1)[1].isdigit())
+    for _, path in reversed(steps):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        shutil.rmtree(path)
+    return None
+
+
 def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **over):
     """The SentenceTransformerTrainingArguments both our runs and the perf baseline share."""
     import torch
@@ -162,8 +180,6 @@ def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **ov
 def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
                  device: str = "cpu", db_path=None, progress: ProgressFn | None = None) -> Path:
     """Train (or resume, or reuse) and return the checkpoint folder ``spec.out``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     from gecko_bench import provenance
     from gecko_bench.assets.loaders import load_sentence_transformer
     from gecko_bench.config import as_dict
@@ -186,7 +202,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         {"stage": spec.stage, "checkpoint_key": spec.key, "key_material": spec.key_material},
         indent=1, default=str))
     trainer_dir = spec.out / TRAINER_DIR
-    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    last = last_complete_checkpoint(trainer_dir)
     resumed_from = int(last.rsplit("-", 1)[1]) if last else 0
 
     model = load_sentence_transformer(lineage["parent_path"], device=device)
