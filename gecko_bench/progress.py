@@ -3,7 +3,8 @@
 rich's live display prints nothing until the bar stops when output is not a terminal (``nohup``,
 CI logs, ``> run.log``), so an hour-long FRet build or evaluation would look hung there. On such
 outputs :class:`StageProgress` also writes ``description completed/total elapsed`` to stderr (as
-tqdm does) whenever a task finishes and at most every :data:`LOG_EVERY_S` seconds in between.
+tqdm does) whenever a task finishes and at most every :data:`LOG_EVERY_S` seconds in between, and
+keeps rich's own display off so the bars are not dumped a second time when they stop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class StageProgress(Progress):
                          *extra, TimeElapsedColumn(), **kwargs)
         self._log_file = log_file
         self._last_logged: dict[TaskID, float] = {}
+        self._plain_lines = not self.disable and not self.console.is_terminal
+        if self._plain_lines:
+            self.disable = True  # rich's Live would print every bar's final state at stop
 
     def update(self, task_id: TaskID, *, advance: float | None = None,
                completed: float | None = None, **kwargs: Any) -> None:
@@ -46,7 +50,7 @@ class StageProgress(Progress):
         self._log(task_id)
 
     def _log(self, task_id: TaskID) -> None:
-        if self.disable or self.console.is_terminal:
+        if not self._plain_lines:
             return
         task = self._tasks[task_id]
         now = time.monotonic()

@@ -120,3 +120,5 @@ def test_stage_progress_writes_plain_lines_only_off_terminal(terminal):
         progress.update(bar, advance=1, description="FRet done")  # finished: a line
     lines = [line.rsplit(" [", 1)[0] for line in log.getvalue().splitlines()]
     assert lines == ([] if terminal else ["FRet batch 1/3", "FRet done 3/3"])
+    # Off a terminal the plain lines are the only output: rich's final dump would repeat them.
+    assert ("FRet done" in console.file.getvalue()) == terminal
