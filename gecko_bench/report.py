@@ -54,11 +54,12 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     shown = complete.assign(model=complete.model.where(complete.model_id != student_id,
                                                        "student"))
     n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
-    shown = shown.drop(columns=["rank", "model_id", "dim", "borda", "n_tasks", "prompt_style"])
+    # Borda stays visible: it sets the order (MTEB's rule), which can differ from the mean's.
+    shown = shown.drop(columns=["rank", "model_id", "dim", "n_tasks", "prompt_style"])
     console.print(frame_table(shown.rename(columns=SHORT_HEADERS),
-                              f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}, "
-                              "mean main score per category",
-                               floatfmt="{:.1f}"))
+                              f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}: "
+                              "mean main score per category, ranked by Borda count (MTEB's rule)",
+                              floatfmt="{:.1f}"))
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
     gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim)

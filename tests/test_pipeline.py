@@ -95,6 +95,12 @@ def test_label_strategy_experiment_lands_tagged_in_the_store(job):
                            capture_output=True, text=True, env=env, timeout=300)
     board = rerun.stdout.split("Leaderboard")[1].split("Student gain")[0]
     assert "student" in board and "minilm-l6" in board and "seed0" not in board, board
+    # rows are in Borda order, and the Borda column that sets it is shown
+    header, *rows = [line.split() for line in board.splitlines()
+                     if line.split()[:1] in (["model"], ["student"], ["minilm-l6"],
+                                             ["mpnet-base"], ["e5-small-multilingual"])]
+    borda = [float(row[header.index("borda")]) for row in rows]
+    assert borda == sorted(borda, reverse=True), board
 
 
 def test_task_diversity_sets_are_equal_size_and_fret_only():
