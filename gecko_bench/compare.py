@@ -21,8 +21,11 @@ MULTILINGUAL = "Multilingual"
 KEYS = ["model_id", "prompt_style", "dim"]
 
 
-def _latest_main(db_path, suite: str | None, dim: int | None) -> pd.DataFrame:
+def _latest_main(db_path, suite: str | None, dim: int | None,
+                 max_seq_length: int | None = None) -> pd.DataFrame:
     df = scores_frame(db_path, dim=dim, main_only=True)
+    if max_seq_length is not None and len(df):
+        df = df[df["max_seq_length"] == max_seq_length]
     if suite is not None:  # a suite's tasks count wherever they were scored (resumed runs)
         members = set(suite_tasks_frame(db_path, suite)["task"])
         df = df[(df["suite"] == suite) | df["task"].isin(members)]
@@ -56,8 +59,12 @@ def _borda(task_scores: pd.DataFrame) -> pd.Series:
 
 
 def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
-                dim: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                dim: int | None = None,
+                max_seq_length: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(complete, incomplete) leaderboards.
+
+    Scores are the newest per (model, prompt style, dim, task); `max_seq_length` keeps only
+    evaluations run with that input-token cap, so a later run at another length does not mix in.
 
     ``complete``: one row per (model, prompt style, dim) with every expected task: columns
     ``rank`` (Borda), ``model``, ``prompt_style``, ``dim``, ``n_tasks``, ``mean`` (over tasks),
@@ -65,7 +72,7 @@ def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
     subsets of multilingual tasks, when any), ``model_id``. Sorted by rank.
     ``incomplete``: the same columns (means over what exists, no rank) plus ``missing``.
     """
-    df = _latest_main(db_path, suite, dim)
+    df = _latest_main(db_path, suite, dim, max_seq_length)
     if df.empty:
         return pd.DataFrame(), pd.DataFrame()
     expected = _expected_tasks(db_path, suite, df)

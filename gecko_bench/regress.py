@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from gecko_bench.errors import InputError
+from gecko_bench.provenance import checkpoint_id
 from gecko_bench.stats import (
     Statistic,
     holm_adjust,
@@ -75,10 +76,16 @@ class RegressionReport:
 
 
 def resolve_model_id(db_path: str | Path | None, name_or_id: str) -> tuple[str, str]:
-    """(model_id, name) of a stored model by exact id, id prefix or name; close matches on a miss."""
+    """(model_id, name) of a stored model by exact id, id prefix, name or checkpoint folder
+    (matched by its weights hash); close matches on a miss."""
     models = models_frame(db_path)
     if len(models):
         hit = models[(models["model_id"] == name_or_id) | (models["name"] == name_or_id)]
+        if hit.empty and Path(name_or_id).is_dir():
+            try:
+                hit = models[models["model_id"] == checkpoint_id(name_or_id)]
+            except FileNotFoundError:  # a folder without weights: no stored model
+                pass
         if hit.empty and len(name_or_id) >= 6:
             hit = models[models["model_id"].str.startswith(name_or_id)]
         if len(hit):
@@ -92,8 +99,11 @@ def resolve_model_id(db_path: str | Path | None, name_or_id: str) -> tuple[str, 
                      f"`gecko-bench eval --model {name_or_id} --suite ...`")
 
 
-def _latest_items(db_path, model_id: str, dim: int | None) -> pd.DataFrame:
+def _latest_items(db_path, model_id: str, dim: int | None,
+                  max_seq_length: int | None = None) -> pd.DataFrame:
     items = score_store.item_scores_frame(db_path, model_id, dim=dim)
+    if max_seq_length is not None and len(items):
+        items = items[items["max_seq_length"] == max_seq_length]
     if items.empty:
         return items
     # keep only the newest run of each (task, subset, split, dim)
@@ -157,12 +167,18 @@ def _aligned(base: pd.DataFrame, cand: pd.DataFrame, metric: str):
 
 
 def task_pairs(db_path, baseline_id: str, candidate_id: str, dim: int | None,
-               suite: str | None = None) -> tuple[list[TaskPair], dict[str, list[str]]]:
-    """The shared tasks of two models with aligned items, and the tasks each side lacks."""
-    base_items = _latest_items(db_path, baseline_id, dim)
-    cand_items = _latest_items(db_path, candidate_id, dim)
+               suite: str | None = None, max_seq_length: int | None = None,
+               ) -> tuple[list[TaskPair], dict[str, list[str]]]:
+    """The shared tasks of two models with aligned items, and the tasks each side lacks.
+
+    `max_seq_length`: only evaluations run with that input-token cap (default: the newest run).
+    """
+    base_items = _latest_items(db_path, baseline_id, dim, max_seq_length)
+    cand_items = _latest_items(db_path, candidate_id, dim, max_seq_length)
     main = score_store.scores_frame(db_path, main_only=True,
                                     model_ids=[baseline_id, candidate_id], dim=dim)
+    if max_seq_length is not None and len(main):
+        main = main[main["max_seq_length"] == max_seq_length]
     if suite is not None:
         suite_tasks = set(score_store.suite_tasks_frame(db_path, suite)["task"])
         if not suite_tasks:
@@ -198,8 +214,12 @@ def task_pairs(db_path, baseline_id: str, candidate_id: str, dim: int | None,
 
 def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: str | None = None,
             dim: int | None = None, alpha: float = 0.05, tolerance: float = 0.5,
-            n_resamples: int = 2000, seed: int = 0) -> RegressionReport:
-    """Paired per-task comparison of two stored models; see the module docstring."""
+            n_resamples: int = 2000, seed: int = 0,
+            max_seq_length: int | None = None) -> RegressionReport:
+    """Paired per-task comparison of two stored models; see the module docstring.
+
+    `max_seq_length`: compare only evaluations run with that input-token cap.
+    """
     base_id, base_name = resolve_model_id(db_path, baseline)
     cand_id, cand_name = resolve_model_id(db_path, candidate)
     if dim is None:
@@ -209,7 +229,7 @@ def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: st
             raise InputError(f"{base_name} and {cand_name} share no evaluated dimension; "
                              "evaluate both on the same suite first")
         dim = int(max(shared))
-    pairs, missing = task_pairs(db_path, base_id, cand_id, dim, suite)
+    pairs, missing = task_pairs(db_path, base_id, cand_id, dim, suite, max_seq_length)
     if not pairs:
         raise InputError(f"{base_name} and {cand_name} share no evaluated task at dim {dim}; "
                          f"tasks only the baseline has: {missing['candidate'] or 'none'}; "
@@ -249,7 +269,8 @@ def subset_weights(task_of_each_subset: list[str]) -> np.ndarray:
 
 def category_gains(db_path: str | Path | None, baseline: str | list[str],
                    candidate: str | list[str], suite: str | None = None, dim: int | None = None,
-                   n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+                   n_resamples: int = 1000, seed: int = 0,
+                   max_seq_length: int | None = None) -> pd.DataFrame:
     """Per-category mean task delta (points) with a 95% bootstrap CI (items resampled per task).
 
     A multilingual task's language subsets share one task's weight (see `subset_weights`).
@@ -267,7 +288,7 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
     for b_name, c_name in zip(bases, cands):
         b_id, _ = resolve_model_id(db_path, b_name)
         c_id, _ = resolve_model_id(db_path, c_name)
-        for pair in task_pairs(db_path, b_id, c_id, dim, suite)[0]:
+        for pair in task_pairs(db_path, b_id, c_id, dim, suite, max_seq_length)[0]:
             if pair.baseline is None or not len(pair.baseline):
                 continue
             key = (pair.task, pair.subset)

@@ -47,7 +47,8 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     base = profile.train.base_model
     dim = max(profile.train.mrl_dims)
     suite = eval_suite(profile)
-    complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim)
+    cap = profile.eval.max_seq_length  # the job's own evaluations, not later ones at another cap
+    complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim, max_seq_length=cap)
     # Only this job's models: experiments and other runs may share the store.
     complete, incomplete = (_job_rows(df, result.outputs["evaluate"]["models"], student_id)
                             for df in (complete, incomplete))
@@ -62,7 +63,8 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
                               floatfmt="{:.1f}"))
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
-    gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim)
+    gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim,
+                           max_seq_length=cap)
     gains = gains.rename(columns={"baseline": base, "candidate": "student"})
     console.print(frame_table(gains, f"Student gain over {base} per category, points, 95% "
                               "bootstrap CI over items (per-item statistics: nDCG@10 for "

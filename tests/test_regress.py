@@ -111,3 +111,40 @@ def test_category_gains_average_subsets_like_the_leaderboard(tmp_path):
     assert gains.loc["Retrieval", "n_tasks"] == 2
     assert gains.loc["Retrieval", "baseline"] == pytest.approx(board.loc[0, "Retrieval"],
                                                                abs=1e-3)  # mteb rounds
+
+
+def test_checkpoint_folder_names_its_stored_model_without_reevaluating(store):
+    """`--candidate path/to/checkpoint` finds the stored model by its weights hash: no new run."""
+    from gecko_bench.store.dashboard import runs_frame
+
+    db, damaged = store
+    n_runs = len(runs_frame(db))
+    result = CliRunner().invoke(app, ["regress", "-b", "minilm-l6", "-c", str(damaged),
+                                      "--db", str(db), "--format", "json", "--resamples", "200"])
+    assert result.exit_code == 1, result.output
+    assert not json.loads(result.output)["passed"]
+    assert len(runs_frame(db)) == n_runs
+
+
+def test_a_later_run_at_another_input_cap_does_not_replace_the_job_scores(store, tmp_path):
+    """Leaderboard and gains filtered by max_seq_length keep the evaluation run at that cap."""
+    import shutil
+
+    from gecko_bench.compare import leaderboard
+    from gecko_bench.regress import resolve_model_id, task_pairs
+    from gecko_bench.store.scores import scores_frame
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(store[0], db)
+    own = int(scores_frame(db)["max_seq_length"].iloc[0])
+    evaluate("minilm-l6", tasks=["LeeSTS-tiny"], dims=[384], prompt_style="none", db_path=db,
+             progress=False, cache_dir=tmp_path / "emb", max_seq_length=8)
+    newest, _ = leaderboard(db, dim=384)
+    at_own, _ = leaderboard(db, dim=384, max_seq_length=own)
+    original, _ = leaderboard(store[0], dim=384)
+    sts = {name: df.set_index("model").loc["minilm-l6", "STS"]
+           for name, df in [("newest", newest), ("own", at_own), ("original", original)]}
+    assert sts["own"] == sts["original"] != sts["newest"]
+    minilm, _ = resolve_model_id(db, "minilm-l6")
+    pairs, _ = task_pairs(db, minilm, minilm, 384, max_seq_length=8)
+    assert [p.task for p in pairs] == ["LeeSTS-tiny"]  # only the 8-token run's task

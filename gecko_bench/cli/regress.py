@@ -76,13 +76,18 @@ def _reproduce(model: str, db: Optional[Path], tolerance: float, fmt: str,
 
 def regress(
     baseline: Optional[str] = typer.Option(None, "--baseline", "-b",
-                                           help="Baseline model: stored name or id (prefix)."),
+                                           help="Baseline model: stored name, id (prefix) or "
+                                           "checkpoint folder."),
     candidate: Optional[str] = typer.Option(None, "--candidate", "-c",
-                                            help="Candidate model: stored name or id (prefix)."),
+                                            help="Candidate model: stored name, id (prefix) "
+                                            "or checkpoint folder."),
     suite: Optional[str] = typer.Option(None, "--suite", help="Restrict to this suite's tasks; "
                                         "models without scores are evaluated on it first."),
     dim: Optional[int] = typer.Option(None, "--dim", help="Embedding dim (default: the largest "
                                       "both models were scored at)."),
+    max_seq_length: Optional[int] = typer.Option(
+        None, "--max-seq-length", help="Compare only evaluations run with this input-token cap "
+        "(default: each task's newest evaluation)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level (Holm-adjusted)."),
     tolerance: float = typer.Option(0.5, "--tolerance",
                                     help="Regressions smaller than this many points pass."),
@@ -110,7 +115,7 @@ def regress(
     for model in (baseline, candidate):
         _ensure_evaluated(model, suite, db)
     report = R.compare(db, baseline, candidate, suite=suite, dim=dim, alpha=alpha,
-                       tolerance=tolerance, n_resamples=resamples)
+                       tolerance=tolerance, n_resamples=resamples, max_seq_length=max_seq_length)
     rendered = {"markdown": R.to_markdown, "junit": R.to_junit, "json": R.to_json}
     if fmt == "table":
         _print_table(report)
