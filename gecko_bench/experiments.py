@@ -21,6 +21,7 @@ from rich.console import Console
 
 from gecko_bench import config
 from gecko_bench.errors import InputError
+from gecko_bench.progress import training_progress
 
 
 @dataclass(frozen=True)
@@ -181,11 +182,15 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
                 cfg = dataclasses.replace(cfg, finetune_batch_size=min(
                     cfg.finetune_batch_size, variant.pool_size))
             console.rule(f"{name}: {variant.name} (seed {cfg.seed})")
-            ckpt = finetune(cfg, jsonl, init_checkpoint=prepared["prefinetune"]["checkpoint"],
-                            out_dir=wd / variant.slug / f"seed{cfg.seed}", db_path=db,
-                            device=profile.device, fret_dataset_id=dataset_id, experiment=name,
-                            variant=variant.name, task_types=variant.task_types, mrl=variant.mrl,
-                            profile=profile.name, pool_size=variant.pool_size)
+            with training_progress("fine-tuning", console) as progress:
+                ckpt = finetune(cfg, jsonl,
+                                init_checkpoint=prepared["prefinetune"]["checkpoint"],
+                                out_dir=wd / variant.slug / f"seed{cfg.seed}", db_path=db,
+                                device=profile.device, fret_dataset_id=dataset_id,
+                                experiment=name, variant=variant.name,
+                                task_types=variant.task_types, mrl=variant.mrl,
+                                profile=profile.name, pool_size=variant.pool_size,
+                                progress=progress)
             tasks = tasks or profile.eval.tasks or None
             evaluate(str(ckpt), suite=None if tasks else profile.eval.suite, tasks=tasks,
                      dims=dims, prompt_style=variant.prompt_style, db_path=db,

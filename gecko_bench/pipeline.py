@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from gecko_bench import assets, config, provenance
+from gecko_bench.progress import training_progress
 from gecko_bench.store import default_db_path, finish_run, start_run
 from gecko_bench.store.pipeline import finished_stages, record_stage
 
@@ -95,17 +96,20 @@ def _stage_prefinetune(p: config.Profile, out: dict, wd: Path, db: Path,
                        console: Console) -> dict:
     import trainers
 
-    ckpt = trainers.prefinetune(p.train, wd / "prefinetune", db_path=db, device=p.device)
+    with training_progress("pre-finetuning", console) as progress:
+        ckpt = trainers.prefinetune(p.train, wd / "prefinetune", db_path=db, device=p.device,
+                                    progress=progress)
     return {"checkpoint": str(ckpt)}
 
 
 def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
     import trainers
 
-    ckpt = trainers.finetune(p.train, Path(out["fret"]["jsonl"]),
-                             init_checkpoint=out["prefinetune"]["checkpoint"],
-                             out_dir=wd / "finetune", db_path=db, device=p.device,
-                             fret_dataset_id=out["fret"]["dataset_id"])
+    with training_progress("fine-tuning", console) as progress:
+        ckpt = trainers.finetune(p.train, Path(out["fret"]["jsonl"]),
+                                 init_checkpoint=out["prefinetune"]["checkpoint"],
+                                 out_dir=wd / "finetune", db_path=db, device=p.device,
+                                 fret_dataset_id=out["fret"]["dataset_id"], progress=progress)
     return {"checkpoint": str(ckpt)}
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
+
+from rich.console import Console
 
 from rich.progress import (
     BarColumn,
@@ -62,3 +66,17 @@ class StageProgress(Progress):
         print(f"{task.description} {task.completed:g}{total} "
               f"[{int(elapsed // 60)}:{int(elapsed % 60):02d}]",
               file=self._log_file or sys.stderr, flush=True)
+
+
+@contextmanager
+def training_progress(what: str, console: Console | None = None,
+                      ) -> Iterator[Callable[[int, int, float | None], None]]:
+    """A bar for a training run: yields ``update(step, total, loss)`` for the trainers' callback."""
+    with StageProgress(TextColumn("loss {task.fields[loss]}"), console=console) as progress:
+        bar = progress.add_task(what, total=None, loss="-")
+
+        def update(step: int, total: int, loss: float | None) -> None:
+            progress.update(bar, completed=step, total=total,
+                            loss=f"{loss:.4f}" if loss is not None else "-")
+
+        yield update

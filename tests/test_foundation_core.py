@@ -122,3 +122,18 @@ def test_stage_progress_writes_plain_lines_only_off_terminal(terminal):
     assert lines == ([] if terminal else ["FRet batch 1/3", "FRet done 3/3"])
     # Off a terminal the plain lines are the only output: rich's final dump would repeat them.
     assert ("FRet done" in console.file.getvalue()) == terminal
+
+
+def test_training_progress_logs_steps_of_a_run_off_terminal(capsys):
+    """The job's and experiments' training stages print step lines into a log, not silence."""
+    import io
+
+    from rich.console import Console
+
+    from gecko_bench.progress import training_progress
+
+    with training_progress("fine-tuning", Console(file=io.StringIO())) as update:
+        update(1, 200, None)
+        update(200, 200, 2.6212)
+    lines = [line.rsplit(" [", 1)[0] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["fine-tuning 1/200", "fine-tuning 200/200"]

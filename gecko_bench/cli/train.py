@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import TextColumn
 from rich.table import Table
 
 from gecko_bench.cli.perf import app as perf_app
 from gecko_bench.errors import InputError
-from gecko_bench.progress import StageProgress
+from gecko_bench.progress import training_progress
 
 app = typer.Typer(help="Train Gecko-style embedding checkpoints: pre-finetune, then fine-tune "
                   "on the FRet + classification mixture.", no_args_is_help=True)
@@ -44,18 +42,6 @@ def _cfg(profile: str, **over):
         if value is not None:
             setattr(prof.train, key, value)
     return prof.train
-
-
-@contextmanager
-def _progress(what: str):
-    with StageProgress(TextColumn("loss {task.fields[loss]}"), console=console) as progress:
-        bar = progress.add_task(what, total=None, loss="-")
-
-        def update(step: int, total: int, loss: float | None) -> None:
-            progress.update(bar, completed=step, total=total,
-                            loss=f"{loss:.4f}" if loss is not None else "-")
-
-        yield update
 
 
 def _report(path: Path) -> None:
@@ -91,7 +77,7 @@ def prefinetune_cmd(
     cfg = _cfg(profile, prefinetune_steps=steps, prefinetune_batch_size=batch_size,
                unified_format=unified_format, base_model=base_model, save_steps=save_steps,
                max_seq_length=max_seq_length)
-    with _progress("pre-finetuning") as progress:
+    with training_progress("pre-finetuning", console) as progress:
         path = trainers.prefinetune(cfg, out, db_path=db, device=device, profile=profile,
                                     progress=progress)
     _report(path)
@@ -145,7 +131,7 @@ def finetune_cmd(
                unified_format=unified_format, task_sampling=sampling, mrl_dims=dims,
                mini_batch_size=mini_batch_size, save_steps=save_steps,
                max_seq_length=max_seq_length, classification_per_task=classification_per_task)
-    with _progress("fine-tuning") as progress:
+    with training_progress("fine-tuning", console) as progress:
         path = trainers.finetune(cfg, fret, init, out, db_path=db, device=device,
                                  fret_dataset_id=fret_dataset_id, experiment=experiment,
                                  variant=variant, task_types=task_type or None, mrl=mrl,
