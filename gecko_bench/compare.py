@@ -23,9 +23,7 @@ KEYS = ["model_id", "prompt_style", "dim"]
 
 def _latest_main(db_path, suite: str | None, dim: int | None,
                  max_seq_length: int | None = None) -> pd.DataFrame:
-    df = scores_frame(db_path, dim=dim, main_only=True)
-    if max_seq_length is not None and len(df):
-        df = df[df["max_seq_length"] == max_seq_length]
+    df = scores_frame(db_path, dim=dim, main_only=True, max_seq_length=max_seq_length)
     if suite is not None:  # a suite's tasks count wherever they were scored (resumed runs)
         members = set(suite_tasks_frame(db_path, suite)["task"])
         df = df[(df["suite"] == suite) | df["task"].isin(members)]

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from rich.console import Console
-
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,

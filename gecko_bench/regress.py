@@ -101,9 +101,8 @@ def resolve_model_id(db_path: str | Path | None, name_or_id: str) -> tuple[str, 
 
 def _latest_items(db_path, model_id: str, dim: int | None,
                   max_seq_length: int | None = None) -> pd.DataFrame:
-    items = score_store.item_scores_frame(db_path, model_id, dim=dim)
-    if max_seq_length is not None and len(items):
-        items = items[items["max_seq_length"] == max_seq_length]
+    items = score_store.item_scores_frame(db_path, model_id, dim=dim,
+                                          max_seq_length=max_seq_length)
     if items.empty:
         return items
     # keep only the newest run of each (task, subset, split, dim)
@@ -176,9 +175,8 @@ def task_pairs(db_path, baseline_id: str, candidate_id: str, dim: int | None,
     base_items = _latest_items(db_path, baseline_id, dim, max_seq_length)
     cand_items = _latest_items(db_path, candidate_id, dim, max_seq_length)
     main = score_store.scores_frame(db_path, main_only=True,
-                                    model_ids=[baseline_id, candidate_id], dim=dim)
-    if max_seq_length is not None and len(main):
-        main = main[main["max_seq_length"] == max_seq_length]
+                                    model_ids=[baseline_id, candidate_id], dim=dim,
+                                    max_seq_length=max_seq_length)
     if suite is not None:
         suite_tasks = set(score_store.suite_tasks_frame(db_path, suite)["task"])
         if not suite_tasks:

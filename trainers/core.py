@@ -149,12 +149,16 @@ def last_complete_checkpoint(trainer_dir: Path) -> str | None:
     interrupted its save, and resuming from it fails on missing weights. The Trainer writes
     ``trainer_state.json`` last, so a checkpoint without it is incomplete.
     """
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
     if not trainer_dir.is_dir():
         return None
-    steps = sorted((int(p.name.split("-", 1)[1]), p) for p in trainer_dir.glob("checkpoint-*")
-                   if p.is_dir() and p.name.split("-", 1)[1].isdigit())
+    steps = sorted((int(p.name.rsplit("-", 1)[1]), p)
+                   for p in trainer_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                   if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit())
     for _, path in reversed(steps):
-        if (path / "trainer_state.json").is_file():
+        if (path / TRAINER_STATE_NAME).is_file():
             return str(path)
         shutil.rmtree(path)
     return None

@@ -138,14 +138,14 @@ def finished_dims(db_path: str | Path | None, model_id: str, eval_key: str) -> s
 
 
 # The input-token cap an evaluation ran with (resolved: the model's own when not capped).
-_RUN_MAX_SEQ_LENGTH = ("TRY_CAST(json_extract_string(r.config, '$.max_seq_length') AS INTEGER) "
-                       "AS max_seq_length")
+_RUN_MAX_SEQ_LENGTH = "TRY_CAST(json_extract_string(r.config, '$.max_seq_length') AS INTEGER)"
 
 
 def scores_frame(db_path: str | Path | None = None, suite: str | None = None,
                  dim: int | None = None, model_ids: list[str] | None = None,
-                 experiment: str | None = None, main_only: bool = False) -> pd.DataFrame:
-    """Score rows joined with their model and run.
+                 experiment: str | None = None, main_only: bool = False,
+                 max_seq_length: int | None = None) -> pd.DataFrame:
+    """Score rows joined with their model and run (`max_seq_length`: runs with that input cap).
 
     Columns: every ``scores`` column (run_id, model_id, suite, task, category, subset, languages,
     multilingual, split, dim, metric, value, is_main, prompt_style, eval_key, created_at) plus
@@ -168,10 +168,13 @@ def scores_frame(db_path: str | Path | None = None, suite: str | None = None,
         params.append(experiment)
     if main_only:
         where.append("s.is_main")
+    if max_seq_length is not None:
+        where.append(f"{_RUN_MAX_SEQ_LENGTH} = ?")
+        params.append(int(max_seq_length))
     sql = ("SELECT s.*, m.name AS model_name, m.path AS model_path, m.base_model_id, "
            "m.parent_model_id, r.experiment, r.variant, r.status AS run_status, "
            "r.started_at AS run_started_at, r.device, r.git_sha, " + _RUN_MAX_SEQ_LENGTH
-           + " FROM scores s LEFT JOIN models m USING (model_id) LEFT JOIN runs r USING (run_id)"
+           + " AS max_seq_length FROM scores s LEFT JOIN models m USING (model_id) LEFT JOIN runs r USING (run_id)"
            + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY s.created_at, s.task, s.subset, s.dim, s.metric")
     with connect(db_path, read_only=True) as con:
@@ -181,9 +184,10 @@ def scores_frame(db_path: str | Path | None = None, suite: str | None = None,
 
 
 def item_scores_frame(db_path: str | Path | None, model_id: str, task: str | None = None,
-                      dim: int | None = None, run_id: str | None = None) -> pd.DataFrame:
+                      dim: int | None = None, run_id: str | None = None,
+                      max_seq_length: int | None = None) -> pd.DataFrame:
     """Per-item rows of one model (columns: :data:`ITEM_COLUMNS`, plus ``run_started_at`` and
-    ``max_seq_length`` of the run).
+    ``max_seq_length`` of the run; `max_seq_length` keeps runs with that input cap).
 
     With several runs of the same model, all are returned; pass `run_id` to pick one.
     """
@@ -192,8 +196,11 @@ def item_scores_frame(db_path: str | Path | None, model_id: str, task: str | Non
         if val is not None:
             where.append(f"i.{col} = ?")
             params.append(val)
+    if max_seq_length is not None:
+        where.append(f"{_RUN_MAX_SEQ_LENGTH} = ?")
+        params.append(int(max_seq_length))
     sql = ("SELECT i.*, r.started_at AS run_started_at, " + _RUN_MAX_SEQ_LENGTH
-           + " FROM item_scores i "
+           + " AS max_seq_length FROM item_scores i "
            "LEFT JOIN runs r USING (run_id) WHERE " + " AND ".join(where)
            + " ORDER BY i.task, i.subset, i.split, i.dim, i.item_id, i.metric")
     with connect(db_path, read_only=True) as con:
