@@ -216,3 +216,17 @@ def test_overlap_guard_fails_a_run_seeded_with_eval_text(tmp_path, llm):
     with pytest.raises(InputError, match="overlap the evaluation data"):
         fret.build(cfg, db_path=tmp_path / "g.duckdb", llm=llm, show_progress=False)
     assert not (tmp_path / "g.duckdb").exists()
+
+
+def test_seed_is_never_the_hard_negative_when_p1_is_not_the_seed():
+    """The seed is relevant to its own query by construction: never a negative (issue 15.5)."""
+    nbrs = [("a", 1), ("b", 2), ("c", 3), ("s", 4)]  # the seed ranked last by RRF
+    rng = __import__("random").Random(0)
+    assert mine("s", nbrs, "p1", "lowest", rng) == ("a", "c")
+    assert {mine("s", nbrs, "p1", "random", rng)[1] for _ in range(50)} == {"b", "c"}
+    assert {mine("s", nbrs, "p1", "range:3-4", rng)[1] for _ in range(20)} == {"c"}
+    assert mine("s", nbrs, "p1", "range:4-4", rng) == ("a", None)
+    assert mine("s", [("a", 1), ("s", 2)], "p1", "lowest", rng) == ("a", None)
+    assert mine("s", nbrs, "p1", "none", rng) == ("a", None)
+    # positive = seed: the seed is the positive, so it is excluded as before
+    assert mine("s", nbrs, "seed", "lowest", rng) == ("s", "c")

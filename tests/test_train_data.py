@@ -159,3 +159,22 @@ def test_mixture_pool_gives_equal_size_sets_repeated_over_steps(groups):
     assert single.composition["unique_examples"] == 3
     with pytest.raises(InputError, match="a pool of 7 examples needs at least that many; 6"):
         build_mixture(groups, 12, 3, task_types=["heading"], pool_size=7)
+
+
+def test_examples_without_negative_get_none_invented(rows):
+    """neg=none means none: no other example's positive is borrowed (issue 15.5)."""
+    exs = [Example(**r) for r in rows[:6]]
+    mixed = [ex if i % 2 else Example(**{**rows[i], "negative": None, "negative_title": None})
+             for i, ex in enumerate(exs)]
+    ds = to_dataset(mixed)
+    assert ds.column_names == ["anchor", "positive", "negative", "label"]
+    assert ds["label"] == [0, 1, 0, 1, 0, 1]
+    positives = set(ds["positive"])
+    for row, ex in zip(ds, mixed):
+        if ex.negative is None:
+            assert row["negative"] == "" and row["negative"] not in positives
+        else:
+            assert row["negative"] == render(ex)["negative"]
+    nothing = [Example(**{**r, "negative": None, "negative_title": None}) for r in rows[:4]]
+    assert to_dataset(nothing).column_names == ["anchor", "positive"]  # in-batch only
+    assert to_dataset(exs).column_names == ["anchor", "positive", "negative"]  # as before

@@ -50,15 +50,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def eq3_numpy(q, p, n, tau=TAU, other_hard_negatives=False) -> float:
-    """Gecko eq. 3 written out term by term (optionally with the other queries' negatives)."""
+def eq3_numpy(q, p, n, tau=TAU, other_hard_negatives=False, has=None) -> float:
+    """Gecko eq. 3 written out term by term (optionally with the other queries' negatives).
+
+    ``has[i]`` False: example i has no hard negative, so n[i] appears in no denominator.
+    """
     q, p, n = _unit(q), _unit(p), _unit(n)
+    has = [True] * len(q) if has is None else has
     total = 0.0
     for i in range(len(q)):
         terms = [np.exp(q[i] @ p[j] / tau) for j in range(len(q))]          # in-batch positives
-        terms.append(np.exp(q[i] @ n[i] / tau))                              # own hard negative
+        if has[i]:
+            terms.append(np.exp(q[i] @ n[i] / tau))                          # own hard negative
         if other_hard_negatives:
-            terms += [np.exp(q[i] @ n[j] / tau) for j in range(len(q)) if j != i]
+            terms += [np.exp(q[i] @ n[j] / tau) for j in range(len(q)) if j != i and has[j]]
         terms += [np.exp(q[i] @ q[j] / tau) for j in range(len(q)) if j != i]  # same tower
         total += -np.log(np.exp(q[i] @ p[i] / tau) / np.sum(terms))
     return total / len(q)
@@ -134,3 +139,68 @@ def test_column_order_matters_and_is_guarded(model, batch):
     assert ds[0]["positive"].endswith("p1") and ds[0]["negative"].endswith("n1")
     with pytest.raises(InputError, match="in that order"):
         check_columns(ds.select_columns(["anchor", "negative", "positive"]))
+
+
+@pytest.mark.parametrize("other_hard_negatives", [False, True])
+def test_batch_mixing_rows_with_and_without_negative(model, rows, plain_batch,
+                                                     other_hard_negatives):
+    """Rows without a hard negative (neg=none next to classification triples) keep in-batch and
+    same-tower terms only; their placeholder is scored by nobody. Checked through the real
+    trainer's collator, plain, Matryoshka and GradCache (issue 15.5)."""
+    from sentence_transformers import SentenceTransformerTrainer
+
+    from gecko_bench.config import TrainConfig
+    from trainers.core import training_args
+
+    has = [True, False, True, False, True]
+    exs = [Example(**{**{k: r[k] for k in ("id", "task", "task_type", "query", "positive",
+                                          "positive_title", "negative", "negative_title",
+                                          "source")},
+                      **({} if h else {"negative": None, "negative_title": None})})
+           for r, h in zip(rows, has)]
+    ds = to_dataset(exs)
+    q, p = (_embed(model, ds[c]) for c in ("anchor", "positive"))
+    n = _embed(model, [render(Example(**{**vars(ex), "negative": r["negative"]}))["negative"]
+                       for ex, r in zip(exs, rows)])  # real texts where a row has none: unused
+    expected = eq3_numpy(q, p, n, other_hard_negatives=other_hard_negatives, has=has)
+    loss = GeckoLoss(model, TAU, other_hard_negatives=other_hard_negatives)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.model_card_data.generate_widget_examples = False
+        trainer = SentenceTransformerTrainer(
+            model=model, args=training_args(tmp, TrainConfig(), 1, len(ds), "cpu"),
+            train_dataset=ds, loss=loss)
+        features, labels = trainer.collect_features(trainer.data_collator(list(ds)))
+    assert labels.tolist() == [1, 0, 1, 0, 1]
+    with torch.no_grad():
+        got = loss(features, labels).item()
+        cached = CachedGeckoLoss(model, TAU, other_hard_negatives=other_hard_negatives,
+                                 mini_batch_size=2)(features, labels).item()
+        mrl = build_loss(model, TAU, mrl_dims=[384, 64],
+                         other_hard_negatives=other_hard_negatives)(features, labels).item()
+    assert got == pytest.approx(expected, rel=1e-4)
+    assert cached == pytest.approx(expected, rel=1e-4)
+    assert mrl == pytest.approx(expected + eq3_numpy(q[:, :64], p[:, :64], n[:, :64],
+                                                     other_hard_negatives=other_hard_negatives,
+                                                     has=has), rel=1e-4)
+    # The placeholder is scored by nobody: a masked row whose "negative" is its own positive
+    # (the worst text to leave in a denominator) gives the same loss; unmasked it would not.
+    # Bare texts, so the positive terms are not drowned by same-task query similarities.
+    from datasets import Dataset
+
+    anchor, pos, _ = plain_batch
+    worst = Dataset.from_dict({"anchor": anchor, "positive": pos, "negative": [
+        neg if h else p_ for neg, p_, h in zip(plain_batch[2], pos, has)],
+        "label": [int(h) for h in has]})
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = SentenceTransformerTrainer(
+            model=model, args=training_args(tmp, TrainConfig(), 1, len(ds), "cpu"),
+            train_dataset=worst, loss=loss)
+        features, labels = trainer.collect_features(trainer.data_collator(list(worst)))
+    with torch.no_grad():
+        masked = loss(features, labels).item()
+        assert loss(features, torch.ones_like(labels)).item() > masked + 0.1
+        blank = [{**r, "negative": r["negative"] if r["label"] else ""} for r in worst]
+        features, labels = trainer.collect_features(trainer.data_collator(blank))
+        assert loss(features, labels).item() == pytest.approx(masked, rel=1e-5)

@@ -218,3 +218,16 @@ def test_cli_prints_one_line_errors(work, tmp_path):
     text = " ".join(res.stderr.split())  # rich wraps long lines at the terminal width
     assert text.startswith("error:") and "bad.jsonl:2: not valid JSON" in text
     assert "Traceback" not in res.stderr
+
+
+def test_finetune_on_rows_with_and_without_negative(tmp_path):
+    """neg=none rows next to rows with a negative train in the same batches, none invented."""
+    rows = fret_rows(n_books=6, n_wiki=6)
+    rows = [r if i % 2 else {**r, "negative": None, "negative_title": None}
+            for i, r in enumerate(rows)]
+    fret = write_jsonl(rows, tmp_path / "mixed.jsonl")
+    out = trainers.finetune(tiny_cfg(finetune_steps=2), fret, "minilm-l6", tmp_path / "ft",
+                            db_path=tmp_path / "t.duckdb", mrl=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["mixture"]["without_negative"] > 0
+    assert manifest["final_loss"] == manifest["final_loss"]  # a number, not NaN

@@ -229,42 +229,55 @@ def render(ex: Example, unified: bool = True) -> dict[str, str | None]:
             "negative": side(ex.negative, ex.negative_title)}
 
 
-def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True):
-    """A ``datasets.Dataset`` with columns exactly (anchor, positive[, negative]), in order.
+NEGATIVE_MASK = "label"  # sentence-transformers hands a column of this name to the loss
 
-    Examples without a hard negative get the positive of another example of the same task type
-    (an extra in-batch-style negative) so that the batch keeps one column layout; the mixture
-    composition counts them as ``negatives_filled``.
+
+def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True):
+    """A ``datasets.Dataset`` with columns exactly (anchor, positive[, negative[, label]]).
+
+    An example without a hard negative (FRet ``neg=none``, pre-finetuning pairs) gets none: no
+    text of another example is borrowed for it. Batches may mix examples with and without one
+    (``neg=none`` FRet rows next to classification triples), and sentence-transformers needs
+    one column layout per batch, so:
+
+    - every example has a negative: (anchor, positive, negative), as always;
+    - none has one (or ``with_negative=False``): (anchor, positive), in-batch and same-tower
+      negatives only;
+    - a mix: (anchor, positive, negative, label); the negative of an example without one is an
+      empty placeholder and ``label`` is 0 there, 1 elsewhere. The trainer passes ``label`` to
+      :class:`trainers.losses.GeckoLoss`, which drops the placeholder from every denominator,
+      so such a row trains on exactly eq. 3 without the hard-negative term.
+
+    Why a mask rather than batches grouped to be all-with or all-without: the mixture
+    (:func:`build_mixture`) decides which task types share a batch, and grouping by negative
+    would split ``neg=none`` FRet rows from classification triples, changing the in-batch
+    negatives the ablation means to hold fixed. The mask keeps the stream as sampled and costs
+    only the encoding of a few empty strings.
     """
     from datasets import Dataset
 
     rows = [render(ex, unified) for ex in examples]
-    cols = COLUMNS if with_negative else COLUMNS[:2]
-    if with_negative:
-        rng = random.Random(len(rows))
-        by_type: dict[str, list[int]] = {}
-        for i, ex in enumerate(examples):
-            by_type.setdefault(ex.task_type, []).append(i)
-        for i, (ex, row) in enumerate(zip(examples, rows)):
-            if row["negative"] is None:
-                pool = [j for j in by_type[ex.task_type] if examples[j].id != ex.id] or \
-                       [j for j in range(len(rows)) if examples[j].id != ex.id]
-                row["negative"] = rows[rng.choice(pool)]["positive"]
-    ds = Dataset.from_dict({c: [r[c] for r in rows] for c in cols})
+    has = [r["negative"] is not None for r in rows]
+    cols: tuple[str, ...] = COLUMNS if with_negative and any(has) else COLUMNS[:2]
+    data = {c: [r[c] for r in rows] for c in cols}
+    if len(cols) == 3 and not all(has):
+        data["negative"] = [n if n is not None else "" for n in data["negative"]]
+        data[NEGATIVE_MASK] = [int(h) for h in has]
+    ds = Dataset.from_dict(data)
     check_columns(ds)
     return ds
 
 
 def check_columns(dataset) -> None:
-    """Refuse a dataset whose columns are not (anchor, positive[, negative]) in that order."""
+    """Refuse a dataset whose columns are not (anchor, positive[, negative[, label]]) in order."""
     names = tuple(dataset.column_names)
-    if names not in (COLUMNS, COLUMNS[:2]):
+    if names not in (COLUMNS + (NEGATIVE_MASK,), COLUMNS, COLUMNS[:2]):
         raise InputError(f"training columns are {names}; the loss reads them by position and "
                          f"needs {COLUMNS} (or the first two) in that order")
 
 
-def negatives_filled(examples: Sequence[Example]) -> int:
-    """How many examples had no hard negative (see :func:`to_dataset`)."""
+def without_negative(examples: Sequence[Example]) -> int:
+    """How many examples have no hard negative (they train without one, see :func:`to_dataset`)."""
     return sum(ex.negative is None for ex in examples)
 
 

@@ -30,24 +30,38 @@ from torch import Tensor, nn
 GECKO_DIRECTIONS = ("query_to_doc", "query_to_query")
 
 
-def _gecko_loss(loss: MultipleNegativesRankingLoss, embeddings: list[Tensor]) -> Tensor:
-    """Eq. 3 with only the query's own hard negative(s) in its denominator."""
+def _gecko_loss(loss: MultipleNegativesRankingLoss, embeddings: list[Tensor],
+                has_negative: Tensor | None = None, other_hard_negatives: bool = False) -> Tensor:
+    """Eq. 3; `has_negative` (B,) masks the hard-negative column of rows that have none.
+
+    Without ``other_hard_negatives`` only the query's own hard negative(s) enter its
+    denominator; with it, every valid hard negative of the batch does (the library's form).
+    A masked row's placeholder negative enters no denominator at all.
+    """
     queries, docs = embeddings[0], embeddings[1:]
     batch_size = queries.size(0)
     offset = 0
+    valid = (torch.ones(batch_size, dtype=torch.bool, device=queries.device)
+             if has_negative is None else has_negative.to(queries.device).bool())
     if loss.gather_across_devices:  # same gathering as the library (negatives across GPUs)
         queries = all_gather_with_grad(queries)
         docs = [all_gather_with_grad(d) for d in docs]
+        valid = all_gather_with_grad(valid.float()).bool()
         offset = get_rank() * batch_size
     local = torch.arange(offset, offset + batch_size, device=queries.device)
     rows = torch.arange(batch_size, device=queries.device)
     local_queries = queries[local]
     q_to_pos = loss.similarity_fct(local_queries, docs[0]) * loss.scale          # (B, W)
-    own_neg = [loss.similarity_fct(local_queries, d[local])[rows, rows] * loss.scale
-               for d in docs[1:]]                                                 # n x (B,)
+    if other_hard_negatives:
+        negs = [(loss.similarity_fct(local_queries, d) * loss.scale)
+                .masked_fill(~valid.unsqueeze(0), -torch.inf) for d in docs[1:]]  # n x (B, W)
+    else:
+        negs = [(loss.similarity_fct(local_queries, d[local])[rows, rows] * loss.scale)
+                .masked_fill(~valid[local], -torch.inf).unsqueeze(1)
+                for d in docs[1:]]                                                # n x (B, 1)
     q_to_q = loss.similarity_fct(local_queries, queries) * loss.scale             # (B, W)
     q_to_q[rows, local] = -torch.inf
-    scores = torch.cat([q_to_pos, *(n.unsqueeze(1) for n in own_neg), q_to_q], dim=1)
+    scores = torch.cat([q_to_pos, *negs, q_to_q], dim=1)
     return -(q_to_pos[rows, local] - torch.logsumexp(scores, dim=1)).mean()
 
 
@@ -55,7 +69,10 @@ class GeckoLoss(MultipleNegativesRankingLoss):
     """Gecko eq. 3: in-batch positives + own hard negative + same-tower (query) negatives.
 
     Columns must be (anchor=query, positive, negative); pairs (anchor, positive) also work
-    (pre-finetuning: in-batch negatives only, pass ``same_tower=False``).
+    (pre-finetuning: in-batch negatives only, pass ``same_tower=False``). ``labels``, when the
+    dataset has a ``label`` column (:func:`trainers.data.to_dataset` adds one when some examples
+    have no hard negative), is 1 for a row with a hard negative and 0 for one without: that
+    row's negative column is a placeholder and is left out of every denominator.
     """
 
     def __init__(self, model, temperature: float = 0.05, same_tower: bool = True,
@@ -66,10 +83,15 @@ class GeckoLoss(MultipleNegativesRankingLoss):
         self.other_hard_negatives = other_hard_negatives
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
-        if (self.other_hard_negatives or len(embeddings) < 3
-                or self.directions != GECKO_DIRECTIONS):
+        masked = labels is not None and len(embeddings) >= 3 and not bool(labels.bool().all())
+        if masked and self.directions != GECKO_DIRECTIONS:
+            raise ValueError("rows without a hard negative need the Gecko directions "
+                             f"{GECKO_DIRECTIONS}, not {self.directions}")
+        if not masked and (self.other_hard_negatives or len(embeddings) < 3
+                           or self.directions != GECKO_DIRECTIONS):
             return super().compute_loss_from_embeddings(embeddings, labels)
-        return _gecko_loss(self, embeddings)
+        return _gecko_loss(self, embeddings, labels if masked else None,
+                           self.other_hard_negatives)
 
     def get_config_dict(self) -> dict[str, Any]:
         return {**super().get_config_dict(), "other_hard_negatives": self.other_hard_negatives}

@@ -14,10 +14,10 @@ from trainers.data import (
     Example,
     build_mixture,
     classification_triples,
-    negatives_filled,
     prefinetune_pairs,
     read_fret_jsonl,
     to_dataset,
+    without_negative,
 )
 from trainers.losses import build_loss
 
@@ -169,7 +169,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     mix = build_mixture(groups, steps * bs, bs, cfg.task_sampling, cfg.seed, task_types,
                         pool_size)
     examples = mix.examples
-    mix.composition["negatives_filled"] = negatives_filled(examples)
+    mix.composition["without_negative"] = without_negative(examples)
     guard = _guard(examples, "fine-tuning mixture")
     dataset = to_dataset(examples, cfg.unified_format, with_negative=True)
     dims = list(cfg.mrl_dims) if mrl else []

@@ -41,15 +41,18 @@ def mine(seed_id: str, neighbours: Sequence[tuple[str, int]], positive: str, neg
     """(positive id, negative id or None) for one query.
 
     `neighbours` are (passage id, RRF rank) pairs. Positive ``seed`` is the seed passage, ``p1``
-    the top RRF neighbour. Negatives never equal the positive: ``random`` any other neighbour,
-    ``lowest`` the last by RRF, ``range:a-b`` a random one with RRF rank in a..b.
+    the top RRF neighbour. Negatives are never the positive and never the seed (which is
+    relevant to its own query by construction, also when ``p1`` is another passage):
+    ``random`` any other neighbour, ``lowest`` the last by RRF, ``range:a-b`` a random one with
+    RRF rank in a..b; ``none`` (or no eligible neighbour) gives no negative at all.
     """
     if positive not in POSITIVES:
         raise ValueError(f"positive strategy must be seed or p1, not {positive!r}")
     kind, bounds = parse_negative(negative)
     by_rank = [pid for pid, _ in sorted(neighbours, key=lambda t: t[1])]
     pos = seed_id if positive == "seed" or not by_rank else by_rank[0]
-    others = [(pid, r) for pid, r in sorted(neighbours, key=lambda t: t[1]) if pid != pos]
+    others = [(pid, r) for pid, r in sorted(neighbours, key=lambda t: t[1])
+              if pid not in (pos, seed_id)]
     if kind == "none" or not others:
         return pos, None
     if kind == "lowest":
