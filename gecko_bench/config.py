@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
+
+from gecko_bench.errors import InputError
 
 
 @dataclass
@@ -121,49 +123,88 @@ PROFILES = {"tiny": _tiny, "cpu": _cpu, "gpu": _gpu}
 
 
 def resolve(name: str) -> Profile:
-    """A fresh Profile object for `name`; ValueError listing valid names otherwise."""
+    """A fresh Profile object for `name`; InputError listing valid names otherwise."""
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+        raise InputError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
     return PROFILES[name]()
 
 
 def apply_overrides(profile: Profile, assignments: list[str]) -> Profile:
     """Set ``section.field=value`` pairs (e.g. ``fret.n_seeds=8``, ``train.mrl_dims=384,64``).
 
-    Values are parsed by the field's type: int, float, bool (true/false), lists of ints or
-    strings (comma-separated), or strings.
+    Values are parsed by the field's declared type: int, float, bool (true/false), str, lists
+    (comma-separated), and ``none`` for optional fields. InputError names the key, the expected
+    type and the bad value, or lists the accepted sections/fields.
     """
     for item in assignments:
         key, sep, raw = item.partition("=")
-        parts = key.strip().split(".")
+        key = key.strip()
+        if not sep:
+            raise InputError(f"--set {item!r}: expected section.field=value")
+        *path, name = key.split(".")
         target: Any = profile
-        for part in parts[:-1]:
-            if not hasattr(target, part):
-                raise ValueError(f"unknown config section {part!r} in {item!r}")
+        for part in path:
+            sections = _sections(target)
+            if part not in sections:
+                raise InputError(f"--set {item!r}: unknown config section {part!r}; sections: "
+                                 f"{', '.join(sections)}")
             target = getattr(target, part)
-        name = parts[-1]
-        fields = {f.name: f for f in dataclasses.fields(target)}
-        if not sep or name not in fields:
-            raise ValueError(f"cannot set {item!r}; fields of this section: "
+        hints = get_type_hints(type(target))
+        fields = [f.name for f in dataclasses.fields(target) if f.name not in _sections(target)]
+        if name in _sections(target):
+            raise InputError(f"--set {item!r}: {name!r} is a section; set one of its fields, "
+                             f"e.g. {name}.{dataclasses.fields(getattr(target, name))[0].name}"
+                             f"=...")
+        if name not in fields:
+            raise InputError(f"--set {item!r}: unknown field {key!r}; fields here: "
                              f"{', '.join(fields)}")
-        current = getattr(target, name)
-        raw = raw.strip()
-        if isinstance(current, bool):
-            if raw.lower() not in ("true", "false"):
-                raise ValueError(f"{key} takes true or false, not {raw!r}")
-            value: Any = raw.lower() == "true"
-        elif isinstance(current, int):
-            value = int(raw)
-        elif isinstance(current, float):
-            value = float(raw)
-        elif isinstance(current, list):
-            items = [x.strip() for x in raw.split(",") if x.strip()]
-            value = [int(x) for x in items] if all(x.lstrip("-").isdigit() for x in items) \
-                else items
-        else:
-            value = raw
-        setattr(target, name, value)
+        setattr(target, name, _parse(key, hints[name], raw.strip()))
     return profile
+
+
+def _sections(obj: Any) -> list[str]:
+    """Names of the fields of `obj` that are themselves config dataclasses."""
+    return [f.name for f in dataclasses.fields(obj)
+            if dataclasses.is_dataclass(getattr(obj, f.name))]
+
+
+def _parse(key: str, typ: Any, raw: str) -> Any:
+    """`raw` as a value of `typ`; InputError naming `key`, the type and the value otherwise."""
+    args = get_args(typ)
+    if type(None) in args:  # X | None
+        if raw.lower() in ("none", "null", ""):
+            return None
+        inner = next(a for a in args if a is not type(None))
+        try:
+            return _parse(key, inner, raw)
+        except InputError:
+            raise InputError(f"{key} takes {_type_name(inner)} or none, not {raw!r}") from None
+    if get_origin(typ) is list:
+        (inner,) = args
+        values = []
+        for item in (x.strip() for x in raw.split(",")):
+            if not item:
+                continue
+            try:
+                values.append(_parse(key, inner, item))
+            except InputError:
+                raise InputError(f"{key} takes a comma-separated list of {_type_name(inner)}, "
+                                 f"not {item!r} in {raw!r}") from None
+        return values
+    if typ is bool:
+        if raw.lower() not in ("true", "false"):
+            raise InputError(f"{key} takes true or false, not {raw!r}")
+        return raw.lower() == "true"
+    if typ in (int, float):
+        try:
+            return typ(raw)
+        except ValueError:
+            raise InputError(f"{key} takes {_type_name(typ)}, not {raw!r}") from None
+    return raw
+
+
+def _type_name(typ: Any) -> str:
+    return {int: "int", float: "float", bool: "true or false", str: "str"}.get(typ, str(typ))
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

@@ -201,14 +201,6 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
     return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite)
 
 
-def apply_cli_overrides(profile: config.Profile, overrides: list[str] | None) -> config.Profile:
-    """Profile with ``--set section.field=value`` overrides applied (InputError on bad ones)."""
-    try:
-        return config.apply_overrides(profile, overrides or [])
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
-
 def summarize(name: str, checkpoints: dict[str, list[str]], db: Path, dims: list[int],
               suite: str | None) -> pd.DataFrame:
     """Per variant, dim and category: mean score and delta vs the reference with a 95% CI."""

@@ -8,7 +8,6 @@ built here goes through :func:`to_dataset`, and :func:`check_columns` refuses an
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gecko_bench.errors import InputError
+from gecko_bench.errors import InputError, read_jsonl
 from gecko_bench.text_format import format_document, format_query
 
 COLUMNS = ("anchor", "positive", "negative")
@@ -53,28 +52,14 @@ def read_fret_jsonl(path: str | Path) -> list[Example]:
     if not path.is_file():
         raise InputError(f"FRet training file {path} does not exist")
     out: list[Example] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object, got "
-                                 f"{type(row).__name__}")
-            missing = sorted(set(FRET_KEYS) - set(row))
-            if missing:
-                raise InputError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-            for key, typ in FRET_KEYS.items():
-                if not isinstance(row[key], typ):
-                    raise InputError(f"{path}:{lineno}: {key!r} has type "
-                                     f"{type(row[key]).__name__}")
-            for key in ("task", "query", "positive"):
-                if not row[key].strip():
-                    raise InputError(f"{path}:{lineno}: {key!r} is empty")
-            out.append(Example(**{k: row[k] for k in FRET_KEYS}))
+    for lineno, row in read_jsonl(path, required=sorted(FRET_KEYS)):
+        for key, typ in FRET_KEYS.items():
+            if not isinstance(row[key], typ):
+                raise InputError(f"{path}:{lineno}: {key!r} has type {type(row[key]).__name__}")
+        for key in ("task", "query", "positive"):
+            if not row[key].strip():
+                raise InputError(f"{path}:{lineno}: {key!r} is empty")
+        out.append(Example(**{k: row[k] for k in FRET_KEYS}))
     if not out:
         raise InputError(f"FRet training file {path} is empty")
     return out

@@ -50,12 +50,17 @@ app.add_typer(perf.app, name="perf")
 def run() -> None:
     """Console-script entry point: known errors print one clear line and exit 2."""
     from rich.console import Console
+    from rich.markup import escape
 
     from gecko_bench.errors import USER_ERRORS
 
     try:
         app()
     except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        # One line whatever the terminal width or the message's own line breaks; the message
+        # is never read as markup.
+        line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(line)}",
+                                                   highlight=False)
         raise SystemExit(2) from None

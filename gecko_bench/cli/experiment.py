@@ -11,7 +11,6 @@ from rich.console import Console
 from gecko_bench import config
 from gecko_bench.experiments import (
     EXPERIMENTS,
-    apply_cli_overrides,
     run_experiment,
     verdict_lines,
 )
@@ -48,7 +47,7 @@ def experiment(
     """
     from gecko_bench.report import SHORT_HEADERS, frame_table
 
-    resolved = apply_cli_overrides(config.resolve(profile), overrides)
+    resolved = config.apply_overrides(config.resolve(profile), overrides or [])
     summary = run_experiment(name, resolved, seeds=seeds, db_path=db, root=work_root,
                              only=variants, console=console,
                              tasks=[t.strip() for t in tasks.split(",")] if tasks else None)

@@ -22,12 +22,7 @@ DB = typer.Option(None, "--db", envvar="GECKO_BENCH_DB",
 
 
 def _cfg(profile: str, **overrides) -> C.FretConfig:
-    try:
-        cfg = C.resolve(profile).fret
-    except ValueError as exc:
-        from gecko_bench.errors import InputError
-
-        raise InputError(str(exc)) from None
+    cfg = C.resolve(profile).fret
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 

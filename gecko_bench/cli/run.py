@@ -37,9 +37,7 @@ def run(
     from gecko_bench.pipeline import run_pipeline
     from gecko_bench.report import print_pipeline_report
 
-    from gecko_bench.experiments import apply_cli_overrides
-
-    resolved = apply_cli_overrides(config.resolve(profile), overrides)
+    resolved = config.apply_overrides(config.resolve(profile), overrides or [])
     if device:
         resolved.device = device
     result = run_pipeline(resolved, db_path=db, root=work_root, console=console)

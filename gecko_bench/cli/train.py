@@ -34,10 +34,7 @@ UNIFIED = typer.Option(True, "--unified-format/--no-unified-format",
 def _cfg(profile: str, **over):
     from gecko_bench.config import resolve
 
-    try:
-        prof = resolve(profile)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    prof = resolve(profile)
     for key, value in over.items():
         if value is not None:
             setattr(prof.train, key, value)

@@ -31,7 +31,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from gecko_bench.assets import data_dir
-from gecko_bench.errors import InputError
+from gecko_bench.errors import InputError, read_jsonl
 
 MIN_WORDS = 50
 MAX_WORDS = 250
@@ -294,16 +294,11 @@ def _jsonl_passages(path: str) -> list[Passage]:
     if not file.is_file():
         raise InputError(f"seed source jsonl:{path}: no such file")
     out = []
-    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines()):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            text = row["text"]
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path}:{n + 1}: expected a JSON object with a 'text' field") \
-                from None
-        base = str(row.get("id", n))
+    for n, row in read_jsonl(file, required=("text",)):
+        text = row["text"]
+        if not isinstance(text, str):
+            raise InputError(f"{path}:{n}: 'text' has type {type(text).__name__}")
+        base = str(row.get("id", n - 1))
         out.extend(Passage(f"jsonl/{base}/{j}", row.get("title", ""), chunk, f"jsonl:{file.name}",
                            row.get("licence", "unknown (user-provided)"))
                    for j, chunk in enumerate(_group([text])))

@@ -1,18 +1,23 @@
 """A BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) as an mteb retrieval task.
 
-Loading is BEIR's own ``GenericDataLoader``; the dicts it returns are put into mteb's retrieval
-layout, so scoring is mteb's RetrievalEvaluator like every other retrieval task.
+The files are read and checked when the task is made (before any model loads or run row is
+written), the way BEIR's ``GenericDataLoader`` reads them: corpus lines ``{"_id", "text",
+"title"?}``, query lines ``{"_id", "text"}``, a qrels TSV with a header row and
+``query-id, corpus-id, score`` rows; only queries with qrels are kept. A bad line is one
+InputError naming ``file:line``. The data is put into mteb's retrieval layout, so scoring is
+mteb's RetrievalEvaluator like every other retrieval task.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from mteb.abstasks import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from gecko_bench.errors import InputError
+from gecko_bench.errors import InputError, read_jsonl, read_tsv
 
 
 def beir_splits(folder: Path) -> list[str]:
@@ -31,6 +36,7 @@ def make_beir_task(folder: str | Path, language: str = "eng-Latn") -> AbsTaskRet
     if missing or not splits:
         missing += [] if splits else ["qrels/<split>.tsv"]
         raise InputError(f"--beir-dir {root} is not a BEIR folder: missing {', '.join(missing)}")
+    corpus, queries, qrels = read_beir(root, splits[0])
     name = "beir-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", root.resolve().name)
 
     class BeirFolderTask(AbsTaskRetrieval):
@@ -45,33 +51,56 @@ def make_beir_task(folder: str | Path, language: str = "eng-Latn") -> AbsTaskRet
         gecko_instruction = "search result"
 
         def load_data(self, num_proc: int | None = None, **kwargs) -> None:
-            from beir.datasets.data_loader import GenericDataLoader
             from datasets import Dataset
 
             if self.data_loaded:
                 return
-            for fname, what in (("corpus.jsonl", "empty corpus"), ("queries.jsonl", "no queries")):
-                with open(root / fname, encoding="utf-8") as fh:  # beir crashes on empty files
-                    empty = not any(line.strip() for line in fh)
-                if empty:
-                    raise InputError(f"--beir-dir {root}: {what} ({fname} is empty)")
-            self.dataset = {"default": {}}
-            for split in self.metadata.eval_splits:
-                corpus, queries, qrels = GenericDataLoader(data_folder=str(root)).load(split=split)
-                if not corpus or not queries:
-                    raise InputError(f"--beir-dir {root}: empty corpus or no queries for "
-                                     f"split {split!r}")
-                self.dataset["default"][split] = {
-                    "corpus": Dataset.from_list([{"id": str(k), "title": v.get("title", ""),
-                                                 "text": v.get("text", "")}
-                                                for k, v in corpus.items()]),
-                    "queries": Dataset.from_list([{"id": str(k), "text": v}
-                                                 for k, v in queries.items()]),
-                    "relevant_docs": {str(q): {str(d): int(s) for d, s in rel.items()}
-                                      for q, rel in qrels.items()},
-                    "top_ranked": None,
-                }
+            self.dataset = {"default": {splits[0]: {
+                "corpus": Dataset.from_list([{"id": k, "title": v["title"], "text": v["text"]}
+                                            for k, v in corpus.items()]),
+                "queries": Dataset.from_list([{"id": k, "text": v} for k, v in queries.items()]),
+                "relevant_docs": qrels,
+                "top_ranked": None,
+            }}}
             self.data_loaded = True
 
     BeirFolderTask.__name__ = name.replace("-", "_")
     return BeirFolderTask()
+
+
+def read_beir(root: Path, split: str) -> tuple[dict[str, dict[str, str]], dict[str, str],
+                                               dict[str, dict[str, int]]]:
+    """(corpus, queries with qrels, qrels) of one split; InputError ``file:line`` on a bad line."""
+    corpus_file, queries_file = root / "corpus.jsonl", root / "queries.jsonl"
+    corpus = {str(row["_id"]): {"title": _str(row, "title", corpus_file, n),
+                                "text": _str(row, "text", corpus_file, n)}
+              for n, row in read_jsonl(corpus_file, required=("_id", "text"))}
+    if not corpus:
+        raise InputError(f"--beir-dir {root}: empty corpus (corpus.jsonl is empty)")
+    all_queries = {str(row["_id"]): _str(row, "text", queries_file, n)
+                   for n, row in read_jsonl(queries_file, required=("_id", "text"))}
+    if not all_queries:
+        raise InputError(f"--beir-dir {root}: no queries (queries.jsonl is empty)")
+    qrels: dict[str, dict[str, int]] = {}
+    path = root / "qrels" / f"{split}.tsv"
+    for n, (query_id, doc_id, score, *_) in read_tsv(path, 3, header=True):
+        if query_id not in all_queries:
+            raise InputError(f"{path}:{n}: query {query_id!r} is not in queries.jsonl")
+        try:
+            qrels.setdefault(query_id, {})[doc_id] = int(score)
+        except ValueError:
+            raise InputError(f"{path}:{n}: score {score!r} is not an integer") from None
+    if not qrels:
+        raise InputError(f"--beir-dir {root}: no queries for split {split!r} "
+                         f"(qrels/{split}.tsv has no rows)")
+    return corpus, {q: all_queries[q] for q in qrels}, qrels
+
+
+def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
+    """``row[key]`` as text (missing or null: empty); InputError ``path:line`` if not a string."""
+    value = row.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{path}:{lineno}: {key!r} has type {type(value).__name__}, not string")
+    return value

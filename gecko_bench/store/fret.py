@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from gecko_bench.store.core import StoreError, connect, register_tables, table_exists, transaction
@@ -222,15 +223,18 @@ def delete_dataset(db_path: str | Path | None, dataset_id: str) -> None:
 
 def merge(sources: list[str | Path], db_path: str | Path | None) -> dict[str, int]:
     """Copy every FRet row of the shard databases `sources` into `db_path`; rows already there
-    are kept. Returns rows added per table; dataset statuses are recomputed."""
+    are kept. Returns rows added per table; dataset statuses are recomputed. One transaction:
+    a missing or unreadable shard is a StoreError and nothing is merged."""
+    missing = [str(s) for s in sources if not Path(s).is_file()]
+    if missing:
+        raise StoreError(f"no shard database at {', '.join(missing)}")
     added = {t: 0 for t in FRET_TABLES}
     with transaction(db_path) as con:
         for i, src in enumerate(sources):
-            if not Path(src).exists():
-                raise StoreError(f"no shard database at {src}")
-            con.execute("COMMIT")
-            con.execute(f"ATTACH '{Path(src).resolve()}' AS shard{i} (READ_ONLY)")
-            con.execute("BEGIN TRANSACTION")
+            try:  # the path is a parameter, never spliced into the SQL
+                con.execute(f"ATTACH ? AS shard{i} (READ_ONLY)", [str(Path(src).resolve())])
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot read shard {src}: {exc}") from None
             for table in FRET_TABLES:
                 if not con.execute(
                         "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
@@ -240,9 +244,7 @@ def merge(sources: list[str | Path], db_path: str | Path | None) -> dict[str, in
                 con.execute(f"INSERT INTO {table} SELECT * FROM shard{i}.{table} "
                             "ON CONFLICT DO NOTHING")
                 added[table] += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
-            con.execute("COMMIT")
             con.execute(f"DETACH shard{i}")
-            con.execute("BEGIN TRANSACTION")
         for (ds,) in con.execute("SELECT dataset_id FROM fret_datasets").fetchall():
             _refresh_status(con, ds)
     return added
