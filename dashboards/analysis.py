@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KEYS = ["experiment", "variant", "model_id", "model_name", "dim"]
+from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
+
+# A checkpoint measured one way at one dim (the protocol keeps two ways of measuring apart).
+KEYS = ["experiment", "variant", "model_id", "model_name", *PROTOCOL_COLUMNS, "dim"]
 
 
 def parse_variant(variant: str | None) -> dict[str, str]:
@@ -26,18 +29,17 @@ def parse_variant(variant: str | None) -> dict[str, str]:
 
 
 def task_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Main-metric rows -> one row per (experiment, variant, model, dim, task) in points.
+    """Current main-metric rows -> one row per (experiment, variant, measured model, dim, task)
+    in points (the rows come from the store's current scores: one per identity).
 
-    Takes the newest run where a model was scored on the same task/subset/dim more than once.
-    Columns: experiment, variant, model_id, model_name, dim, task, category, score.
+    Columns: experiment, variant, model_id, model_name, the protocol columns, dim, task,
+    category, score.
     """
     main = scores[scores["is_main"]].copy()
     if main.empty:
         return pd.DataFrame(columns=KEYS + ["task", "category", "score"])
     for col in ("experiment", "variant"):
-        main[col] = main[col].fillna("")
-    main = main.sort_values("created_at").drop_duplicates(
-        ["experiment", "variant", "model_id", "task", "subset", "split", "dim"], keep="last")
+        main[col] = main[col].fillna("") if col in main else ""
     main["score"] = 100 * main["value"]
     return (main.groupby(KEYS + ["task", "category"], as_index=False, dropna=False)["score"]
             .mean())
@@ -55,10 +57,11 @@ def category_scores(tasks: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                  n_models=("model_id", "nunique")))
 
 
-def bootstrap_category_ci(db_path: str | Path, model_ids: list[str], dim: int,
+def bootstrap_category_ci(db_path: str | Path, selections: list[tuple[str, Protocol]], dim: int,
                           n_resamples: int = 400, confidence: float = 0.95,
                           seed: int = 0) -> pd.DataFrame:
-    """Per-item category estimate and its percentile CI for a set of checkpoints (seeds), points.
+    """Per-item category estimate and its percentile CI for a set of measured checkpoints
+    (seeds: (model_id, protocol) pairs), points.
 
     Each draw resamples the checkpoints and, within every task, its items (queries, pairs), and
     recomputes each task's statistic as ``gecko-bench regress`` does (mean nDCG@10 / accuracy,
@@ -69,11 +72,12 @@ def bootstrap_category_ci(db_path: str | Path, model_ids: list[str], dim: int,
     (bitext main score is F1, its items are per-sentence accuracy). Columns: category, estimate,
     ci_low, ci_high.
     """
-    from gecko_bench.regress import task_pairs
+    from gecko_bench.regress import Measured, task_pairs
 
     models = []
-    for model_id in model_ids:
-        pairs, _ = task_pairs(db_path, model_id, model_id, dim)
+    for model_id, protocol in selections:
+        side = Measured(model_id, model_id[:12], protocol)
+        pairs, _ = task_pairs(db_path, side, side, dim)
         by_cat: dict[str, dict[str, list]] = {}
         for pair in pairs:
             if pair.baseline is not None and len(pair.baseline):

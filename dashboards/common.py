@@ -16,6 +16,7 @@ import streamlit as st
 from gecko_bench.store.core import StoreError, default_db_path
 from dashboards.analysis import bootstrap_category_ci, category_scores, task_scores
 from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable, experiment_scores
+from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
 
 
 def db_path() -> Path:
@@ -113,8 +114,9 @@ def variant_cells(db: Path, tasks: pd.DataFrame, dim: int) -> pd.DataFrame:
     cells = category_scores(tasks, ["variant"])
     cis = []
     for variant, group in tasks.groupby("variant"):
-        ci = load(bootstrap_category_ci, db, model_ids=sorted(group["model_id"].unique()),
-                  dim=dim)
+        measured = group[["model_id", *PROTOCOL_COLUMNS]].drop_duplicates()
+        selections = sorted((r.model_id, Protocol.of(r)) for r in measured.itertuples())
+        ci = load(bootstrap_category_ci, db, selections=selections, dim=dim)
         ci["variant"] = variant
         cis.append(ci)
     cells = cells.merge(pd.concat(cis), on=["variant", "category"], how="left")

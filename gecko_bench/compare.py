@@ -1,10 +1,13 @@
 """Leaderboard over the store: models x categories, averages only over complete task sets.
 
-A model's score on a task is the mean of its main metric over the task's subsets and splits
-(the newest run wins when a model was evaluated more than once), on a 0-100 scale. The overall
-mean and the Borda rank are computed **only for models that have every task of the suite**
-(mteb#4263: averages over different task sets mislead); the others are returned separately
-with the tasks they miss. Regression statistics live elsewhere.
+A leaderboard row is one model measured one way (weights id, protocol: prompt style, input-token
+cap, dtype, scoring version) at one dim; its task scores are the store's current scores for that
+identity (:func:`gecko_bench.store.scores.current_scores`), so rows measured differently are
+never mixed. A task's score is the mean of its main metric over the task's subsets and splits, on
+a 0-100 scale. The overall mean and the Borda rank are computed **only for rows that have every
+task of the suite** (mteb#4263: averages over different task sets mislead), and Borda counts only
+the rows on the board (pass `selections` to rank a job's own models); the others are returned
+separately with the tasks they miss. Regression statistics live elsewhere.
 """
 
 from __future__ import annotations
@@ -13,29 +16,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from gecko_bench.store.scores import scores_frame, suite_tasks_frame
+from gecko_bench.store.scores import (
+    PROTOCOL_COLUMNS,
+    Protocol,
+    Selection,
+    current_scores,
+    suite_tasks_frame,
+)
 
 CATEGORIES = ["Classification", "Clustering", "PairClassification", "Reranking", "Retrieval",
               "STS", "BitextMining", "Summarization"]
 MULTILINGUAL = "Multilingual"
-KEYS = ["model_id", "prompt_style", "dim"]
+KEYS = ["model_id", *PROTOCOL_COLUMNS, "dim"]
 
 
-def _latest_main(db_path, suite: str | None, dim: int | None,
-                 max_seq_length: int | None = None) -> pd.DataFrame:
-    df = scores_frame(db_path, dim=dim, main_only=True, max_seq_length=max_seq_length)
-    if suite is not None:  # a suite's tasks count wherever they were scored (resumed runs)
-        members = set(suite_tasks_frame(db_path, suite)["task"])
-        df = df[(df["suite"] == suite) | df["task"].isin(members)]
+def _current_main(db_path, suite: str | None, dim: int | None,
+                  selections: list[Selection] | None, protocol: Protocol | None) -> pd.DataFrame:
+    df = current_scores(db_path, selections=selections, protocol=protocol, suite=suite, dim=dim,
+                        main_only=True)
     if df.empty:
         return df
-    if dim is None:  # each model at its full (largest scored) dim
-        full = df.groupby("model_id")["dim"].transform("max")
+    if dim is None:  # each measured model at its full (largest scored) dim
+        full = df.groupby(KEYS[:-1], dropna=False)["dim"].transform("max")
         df = df[df["dim"] == full]
-    df = df.sort_values("created_at").drop_duplicates(
-        ["model_id", "prompt_style", "dim", "task", "subset", "split"], keep="last")
-    df = df.assign(score=df["value"] * 100.0)
-    return df
+    return df.assign(score=df["value"] * 100.0)
 
 
 def _expected_tasks(db_path, suite: str | None, df: pd.DataFrame) -> dict[str, str]:
@@ -57,20 +61,21 @@ def _borda(task_scores: pd.DataFrame) -> pd.Series:
 
 
 def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
-                dim: int | None = None,
-                max_seq_length: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                dim: int | None = None, selections: list[Selection] | None = None,
+                protocol: Protocol | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(complete, incomplete) leaderboards.
 
-    Scores are the newest per (model, prompt style, dim, task); `max_seq_length` keeps only
-    evaluations run with that input-token cap, so a later run at another length does not mix in.
+    `selections`: only these (model_id, protocol) pairs (None fields of a protocol match any
+    value); default every measured model in the store. `protocol`: only rows measured so.
 
-    ``complete``: one row per (model, prompt style, dim) with every expected task: columns
-    ``rank`` (Borda), ``model``, ``prompt_style``, ``dim``, ``n_tasks``, ``mean`` (over tasks),
-    ``borda``, one column per category present, ``Multilingual`` (mean over the language
-    subsets of multilingual tasks, when any), ``model_id``. Sorted by rank.
+    ``complete``: one row per (model, protocol, dim) with every expected task: columns
+    ``rank`` (Borda), ``model``, ``prompt_style``, ``max_seq_length``, ``dtype``,
+    ``code_version``, ``dim``, ``n_tasks``, ``mean`` (over tasks), ``borda``, one column per
+    category present, ``Multilingual`` (mean over the language subsets of multilingual tasks,
+    when any), ``model_id``. Sorted by rank.
     ``incomplete``: the same columns (means over what exists, no rank) plus ``missing``.
     """
-    df = _latest_main(db_path, suite, dim, max_seq_length)
+    df = _current_main(db_path, suite, dim, selections, protocol)
     if df.empty:
         return pd.DataFrame(), pd.DataFrame()
     expected = _expected_tasks(db_path, suite, df)
@@ -80,16 +85,20 @@ def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
         set(expected.values()) - set(CATEGORIES) - {None})
     rows = []
     for key, scores in per_task.iterrows():
-        model_id, style, d, name = key
+        *ident, name = key
+        ident = dict(zip(KEYS, ident))
         have = [t for t in expected if t in scores and pd.notna(scores[t])]
-        row = {"model": name, "prompt_style": style, "dim": int(d), "n_tasks": len(have),
-               "mean": scores[have].mean() if have else float("nan"), "model_id": model_id,
+        row = {"model": name, **{c: ident[c] for c in PROTOCOL_COLUMNS}, "dim": int(ident["dim"]),
+               "n_tasks": len(have), "mean": scores[have].mean() if have else float("nan"),
+               "model_id": ident["model_id"],
                "missing": ", ".join(sorted(set(expected) - set(have)))}
         for cat in categories:
             tasks = [t for t in have if expected[t] == cat]
             row[cat] = scores[tasks].mean() if tasks else float("nan")
-        multi = df[(df["model_id"] == model_id) & (df["prompt_style"] == style)
-                   & (df["dim"] == d) & df["multilingual"].astype(bool)]
+        mine = pd.Series(True, index=df.index)
+        for column, value in ident.items():
+            mine &= (df[column] == value) if pd.notna(value) else df[column].isna()
+        multi = df[mine & df["multilingual"].astype(bool)]
         if len(multi):
             row[MULTILINGUAL] = multi.groupby(["task", "subset"])["score"].mean().mean()
         rows.append(row)
@@ -101,12 +110,12 @@ def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
     done = table["missing"] == ""
     complete, incomplete = table[done].copy(), table[~done].copy()
     if len(complete):
-        task_cols = per_task.loc[[(r.model_id, r.prompt_style, r.dim, r.model)
+        task_cols = per_task.loc[[tuple(getattr(r, k) for k in KEYS) + (r.model,)
                                   for r in complete.itertuples()], list(expected)]
         complete["borda"] = _borda(task_cols).to_numpy()
         complete = complete.sort_values(["borda", "mean"], ascending=False)
         complete.insert(0, "rank", range(1, len(complete) + 1))
-    cols = ["model", "prompt_style", "dim", "n_tasks", "mean"]
+    cols = ["model", *PROTOCOL_COLUMNS, "dim", "n_tasks", "mean"]
     tail = [c for c in categories + [MULTILINGUAL] if c in table]
     complete = complete[(["rank"] if len(complete) else []) + cols
                         + (["borda"] if len(complete) else []) + tail + ["model_id"]]

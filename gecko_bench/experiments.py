@@ -22,6 +22,7 @@ from rich.console import Console
 from gecko_bench import config
 from gecko_bench.errors import InputError
 from gecko_bench.progress import training_progress
+from gecko_bench.store.scores import Protocol, run_selection
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
         variants = [v for v in variants if v.name in set(only) | {exp.reference}]
     dims = profile.train.mrl_dims if exp.all_dims else [max(profile.train.mrl_dims)]
     checkpoints: dict[str, list[str]] = {}
+    protocols: dict[str, Protocol] = {}  # how each variant's checkpoints were measured
     for variant in variants:
         jsonl = wd / f"fret_{variant.positive}_{variant.negative}.jsonl"
         if not jsonl.exists():
@@ -192,18 +194,23 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
                                 profile=profile.name, pool_size=variant.pool_size,
                                 progress=progress)
             tasks = tasks or profile.eval.tasks or None
-            evaluate(str(ckpt), suite=None if tasks else profile.eval.suite, tasks=tasks,
-                     dims=dims, prompt_style=variant.prompt_style, db_path=db,
-                     device=profile.device, batch_size=profile.eval.batch_size,
-                     experiment=name, variant=variant.name, profile=profile.name,
-                     max_seq_length=profile.eval.max_seq_length)
+            run_id = evaluate(str(ckpt), suite=None if tasks else profile.eval.suite,
+                              tasks=tasks, dims=dims, prompt_style=variant.prompt_style,
+                              db_path=db, device=profile.device,
+                              batch_size=profile.eval.batch_size, experiment=name,
+                              variant=variant.name, profile=profile.name,
+                              max_seq_length=profile.eval.max_seq_length,
+                              dtype=profile.eval.dtype)
+            protocols[variant.name] = run_selection(db, run_id)[1]
             checkpoints.setdefault(variant.name, []).append(str(ckpt))
-    return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite)
+    return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite,
+                     protocols=protocols)
 
 
 def summarize(name: str, checkpoints: dict[str, list[str]], db: Path, dims: list[int],
-              suite: str | None) -> pd.DataFrame:
-    """Per variant, dim and category: mean score and delta vs the reference with a 95% CI."""
+              suite: str | None, protocols: dict[str, Protocol]) -> pd.DataFrame:
+    """Per variant, dim and category: mean score and delta vs the reference with a 95% CI,
+    each variant read under the protocol it was measured with."""
     from gecko_bench.provenance import checkpoint_id
     from gecko_bench.regress import category_gains
 
@@ -213,7 +220,9 @@ def summarize(name: str, checkpoints: dict[str, list[str]], db: Path, dims: list
     frames = []
     for variant, cand in ids.items():
         for dim in dims:
-            gains = category_gains(db, ref, cand, suite=suite, dim=dim)
+            gains = category_gains(db, ref, cand, suite=suite, dim=dim,
+                                   baseline_protocol=protocols[exp.reference],
+                                   candidate_protocol=protocols[variant])
             gains.insert(0, "dim", dim)
             gains.insert(0, "variant", variant)
             frames.append(gains)

@@ -119,7 +119,9 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
     student = out["finetune"]["checkpoint"]
     models = [p.train.base_model, student] + [m for m in p.eval.baselines
                                               if m != p.train.base_model]
-    runs = {}
+    from gecko_bench.store.scores import run_selection
+
+    runs, measured = {}, {}
     for model in models:
         style = "gecko" if model == student else PROMPT_STYLE.get(model, "none")
         console.print(f"[bold]evaluate[/] {model} on {eval_label(p)} ({style} prompts)")
@@ -127,8 +129,11 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
                                tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
                                prompt_style=style, db_path=db, device=p.device,
                                batch_size=p.eval.batch_size, profile=p.name,
-                               max_seq_length=p.eval.max_seq_length)
-    return {"runs": runs, "models": models}
+                               max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
+        model_id, protocol = run_selection(db, runs[model])
+        measured[model] = {"model_id": model_id, **protocol.as_dict()}
+    # What the report reads back: each model as this job measured it, nothing else.
+    return {"runs": runs, "models": models, "measured": measured}
 
 
 STAGE_FUNCS: dict[str, Callable[..., dict]] = {
@@ -147,6 +152,10 @@ def run_pipeline(profile: config.Profile, db_path: Path | None = None,
     wd = work_dir(profile, root)
     wd.mkdir(parents=True, exist_ok=True)
     done = finished_stages(pid, db)
+    if "measured" not in done.get("evaluate", {"measured": None}):
+        # Recorded before scores carried their protocol: score again under the current rules
+        # (finished tasks of the same identity are skipped by the runner).
+        done.pop("evaluate")
     if all(s in done for s in stages):
         if stages == STAGES:
             console.print(f"[green]{pid} already complete[/]: printing stored results")

@@ -1,11 +1,23 @@
 """Regression checks between two stored checkpoints: paired tests on per-item scores.
 
-For each task (and language subset) both models were scored on, the items are aligned by id and
+What is compared: each side is one model measured one way (:class:`Measured`: weights id and
+:class:`~gecko_bench.store.scores.Protocol`), read through the store's current scores, so a later
+evaluation under another prompt style, input cap or dtype never stands in for the one asked for.
+A side whose stored scores match several protocols is refused with the list (pick one).
+
+For each task (and language subset) both sides were scored on, the items are aligned by id and
 the task's statistic (mean nDCG@10 / accuracy, Spearman with gold for STS, average precision for
-pair classification) is compared with a paired bootstrap CI and a paired permutation test
-(:mod:`gecko_bench.stats`). p-values are Holm-adjusted across tasks, because with many tasks a few
-unadjusted "significant" changes appear by chance (mteb#5208). A task *regresses* when the
-candidate is significantly worse by more than ``tolerance`` points (scores on a 0-100 scale).
+pair classification, mean V-measure over mteb's clustering experiments) is compared with a paired
+bootstrap CI and a paired permutation test (:mod:`gecko_bench.stats`). p-values are Holm-adjusted
+across tasks (mteb#5208), with enough resamples for the number of tests (`resamples_for`).
+
+The gate's rule (non-inferiority): a task *regresses* when the lower bound of the 95% CI of
+(candidate - baseline) lies below ``-tolerance`` points and the difference is negative and
+significant after Holm. The gate *fails closed*: a candidate that lacks a task or language subset
+the baseline has, or a shared task that cannot be tested (no per-item metric, fewer than
+:data:`MIN_ITEMS` items, no aligned items), makes the report incomplete unless missing work is
+explicitly allowed. Exit codes of ``gecko-bench regress``: 0 pass, 1 regression, 2 bad input,
+3 incomplete (a measured regression wins over incompleteness).
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from gecko_bench.stats import (
     holm_adjust,
     mean_statistic,
     paired_test,
+    resamples_for,
     spearman_statistic,
 )
 from gecko_bench.store import scores as score_store
 from gecko_bench.store.dashboard import models_frame
+from gecko_bench.store.scores import Protocol
 
 MIN_ITEMS = 10
 # Per-item reference values written by gecko_bench.eval.items: STS gold scores, pair labels.
@@ -39,40 +53,83 @@ REFERENCE_METRICS = ("gold", "label")
 QUOTE = {'"': "&quot;"}
 TABLE_COLUMNS = ["task", "subset", "category", "n_items", "baseline", "candidate", "delta",
                  "ci_low", "ci_high", "p_value", "p_adjusted", "significant", "regressed", "note"]
+EXIT_PASS, EXIT_REGRESSION, EXIT_INCOMPLETE = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One model measured one way: the weights id, its stored name and the protocol."""
+
+    model_id: str
+    name: str
+    protocol: Protocol
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.protocol.label()})"
 
 
 @dataclass
 class RegressionReport:
     """Per-task deltas (points, 0-100) with CIs and the overall verdict."""
 
-    baseline: str
-    candidate: str
-    baseline_id: str
-    candidate_id: str
+    baseline: Measured
+    candidate: Measured
     dim: int
     alpha: float
     tolerance: float
+    n_resamples: int
     table: pd.DataFrame
     missing: dict[str, list[str]] = field(default_factory=dict)
+    allow_missing: bool = False
 
     @property
     def regressions(self) -> pd.DataFrame:
         return self.table[self.table["regressed"]]
 
     @property
+    def untested(self) -> list[str]:
+        """Shared tasks (task/subset) that got no test, with the reason."""
+        rows = self.table[self.table["p_value"].isna()]
+        return [f"{_where(r)} ({r.note or 'not tested'})" for r in rows.itertuples()]
+
+    @property
+    def incomplete(self) -> bool:
+        """The candidate lacks work the baseline has, or a shared task went untested."""
+        return bool(self.missing.get("candidate") or self.untested)
+
+    @property
     def passed(self) -> bool:
-        return not bool(self.table["regressed"].any())
+        return self.exit_code == EXIT_PASS
+
+    @property
+    def exit_code(self) -> int:
+        if self.table["regressed"].any():
+            return EXIT_REGRESSION
+        if self.incomplete and not self.allow_missing:
+            return EXIT_INCOMPLETE
+        return EXIT_PASS
 
     @property
     def message(self) -> str:
         tested = int(self.table["p_value"].notna().sum())
-        if not self.passed:
-            names = ", ".join(f"{r.task}/{r.subset}" if r.subset != "default" else r.task
-                              for r in self.regressions.itertuples())
-            return (f"FAIL: {self.candidate} regresses significantly (alpha={self.alpha}, Holm) "
-                    f"by more than {self.tolerance} points on {names}")
-        return (f"PASS: no task of {tested} tested regresses significantly by more than "
-                f"{self.tolerance} points (alpha={self.alpha}, Holm-adjusted)")
+        rule = (f"lower 95% CI bound below -{self.tolerance} points and significant "
+                f"(alpha={self.alpha}, Holm over {tested} tests, {self.n_resamples} resamples)")
+        if self.exit_code == EXIT_REGRESSION:
+            names = ", ".join(_where(r) for r in self.regressions.itertuples())
+            return f"FAIL: {self.candidate.name} regresses on {names}: {rule}"
+        if self.exit_code == EXIT_INCOMPLETE:
+            lacking = self.missing.get("candidate", []) + self.untested
+            return (f"INCOMPLETE: the gate cannot vouch for {self.candidate.name}: "
+                    f"{len(lacking)} task(s) of the baseline not compared: "
+                    f"{', '.join(lacking)}. Evaluate them, or pass --allow-missing")
+        note = (f" ({len(self.missing.get('candidate', [])) + len(self.untested)} task(s) not "
+                "compared, allowed by --allow-missing)" if self.incomplete else "")
+        return f"PASS: no task of {tested} tested regresses: {rule}{note}"
+
+
+def _where(row) -> str:
+    return f"{row.task}/{row.subset}" if row.subset != "default" else row.task
 
 
 def resolve_model_id(db_path: str | Path | None, name_or_id: str) -> tuple[str, str]:
@@ -99,16 +156,26 @@ def resolve_model_id(db_path: str | Path | None, name_or_id: str) -> tuple[str, 
                      f"`gecko-bench eval --model {name_or_id} --suite ...`")
 
 
-def _latest_items(db_path, model_id: str, dim: int | None,
-                  max_seq_length: int | None = None) -> pd.DataFrame:
-    items = score_store.item_scores_frame(db_path, model_id, dim=dim,
-                                          max_seq_length=max_seq_length)
-    if items.empty:
-        return items
-    # keep only the newest run of each (task, subset, split, dim)
-    key = ["task", "subset", "split", "dim"]
-    newest = items.groupby(key)["run_started_at"].transform("max")
-    return items[items["run_started_at"] == newest]
+def resolve_measured(db_path: str | Path | None, name_or_id: str,
+                     protocol: Protocol = Protocol(), suite: str | None = None,
+                     dim: int | None = None) -> Measured:
+    """The stored model and the one protocol its current scores match; InputError when none or
+    several match (the message lists them and the options that pick one)."""
+    model_id, name = resolve_model_id(db_path, name_or_id)
+    found = score_store.protocols_of(db_path, model_id, protocol, suite=suite, dim=dim)
+    where = (f" on suite {suite}" if suite else "") + (f" at dim {dim}" if dim else "")
+    if not found:
+        others = score_store.protocols_of(db_path, model_id, suite=suite, dim=dim)
+        raise InputError(
+            f"{name} has no current scores{where} measured as {protocol.label()}"
+            + (f"; it has: {'; '.join(p.label() for p in others)}" if others else
+               f"; evaluate it with `gecko-bench eval --model {name_or_id} ...`"))
+    if len(found) > 1:
+        raise InputError(
+            f"{name} was measured{where} under {len(found)} protocols: "
+            f"{'; '.join(p.label() for p in found)}. Pick one with --prompt-style, "
+            "--max-seq-length or --dtype (or the --baseline-/--candidate- variants)")
+    return Measured(model_id, name, found[0])
 
 
 def _statistic_kind(category: str, metrics: set[str]) -> str:
@@ -117,6 +184,8 @@ def _statistic_kind(category: str, metrics: set[str]) -> str:
         return "ndcg_at_10"
     if "correct" in metrics:
         return "correct"
+    if "v_measure" in metrics:
+        return "v_measure"
     if "cosine" in metrics and metrics & set(REFERENCE_METRICS):
         return "cosine-ap" if category == "PairClassification" else "cosine-spearman"
     raise KeyError(f"no per-item metric this check knows among {sorted(metrics)}")
@@ -124,7 +193,7 @@ def _statistic_kind(category: str, metrics: set[str]) -> str:
 
 def make_statistic(kind: str, gold: np.ndarray | None) -> Statistic:
     """The task statistic over selected items: mean, Spearman with gold, or average precision."""
-    if kind in ("ndcg_at_10", "correct"):
+    if kind in ("ndcg_at_10", "correct", "v_measure"):
         return mean_statistic
     if kind == "cosine-spearman":
         return spearman_statistic(gold)
@@ -162,76 +231,86 @@ def _aligned(base: pd.DataFrame, cand: pd.DataFrame, metric: str):
     common = b.index.intersection(c.index).sort_values()
     gold = base[base["metric"].isin(REFERENCE_METRICS)].set_index("item_id")["value"]
     g = gold.reindex(common).to_numpy(dtype=float) if len(gold) else None
-    return b.reindex(common).to_numpy(dtype=float), c.reindex(common).to_numpy(dtype=float), g
+    note = (f"only {len(common)} of {len(b)} items align" if len(common) < len(b) else "")
+    return b.reindex(common).to_numpy(dtype=float), c.reindex(common).to_numpy(dtype=float), g, note
 
 
-def task_pairs(db_path, baseline_id: str, candidate_id: str, dim: int | None,
-               suite: str | None = None, max_seq_length: int | None = None,
-               ) -> tuple[list[TaskPair], dict[str, list[str]]]:
-    """The shared tasks of two models with aligned items, and the tasks each side lacks.
+def _subsets(main: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(main["task"], main["subset"]))
 
-    `max_seq_length`: only evaluations run with that input-token cap (default: the newest run).
-    """
-    base_items = _latest_items(db_path, baseline_id, dim, max_seq_length)
-    cand_items = _latest_items(db_path, candidate_id, dim, max_seq_length)
-    main = score_store.scores_frame(db_path, main_only=True,
-                                    model_ids=[baseline_id, candidate_id], dim=dim,
-                                    max_seq_length=max_seq_length)
-    if suite is not None:
-        suite_tasks = set(score_store.suite_tasks_frame(db_path, suite)["task"])
-        if not suite_tasks:
-            raise InputError(f"suite {suite!r} has not been evaluated in this store")
-        main = main[main["task"].isin(suite_tasks)]
-    categories = dict(zip(main["task"], main["category"]))
-    base_tasks = set(main[main["model_id"] == baseline_id]["task"])
-    cand_tasks = set(main[main["model_id"] == candidate_id]["task"])
-    missing = {"baseline": sorted(cand_tasks - base_tasks),
-               "candidate": sorted(base_tasks - cand_tasks)}
+
+def task_pairs(db_path, baseline: Measured, candidate: Measured, dim: int,
+               suite: str | None = None) -> tuple[list[TaskPair], dict[str, list[str]]]:
+    """The shared task subsets of two measured models with aligned items, and what each side
+    lacks (``task`` or ``task/subset`` names under "baseline" and "candidate")."""
+    if suite is not None and score_store.suite_tasks_frame(db_path, suite).empty:
+        raise InputError(f"suite {suite!r} has not been evaluated in this store")
+    sides = []
+    for side in (baseline, candidate):
+        main = score_store.current_scores(db_path, selections=[(side.model_id, side.protocol)],
+                                          suite=suite, dim=dim, main_only=True)
+        items = score_store.current_items(db_path, side.model_id, side.protocol, suite=suite,
+                                          dim=dim)
+        sides.append((main, items))
+    (base_main, base_items), (cand_main, cand_items) = sides
+    categories = dict(zip(base_main["task"], base_main["category"]))
+    base_keys, cand_keys = _subsets(base_main), _subsets(cand_main)
+
+    def names(keys: set[tuple[str, str]]) -> list[str]:
+        return sorted(t if sub == "default" else f"{t}/{sub}" for t, sub in keys)
+
+    missing = {"baseline": names(cand_keys - base_keys), "candidate": names(base_keys - cand_keys)}
     pairs: list[TaskPair] = []
-    for task in sorted(base_tasks & cand_tasks):
-        bt = base_items[base_items["task"] == task] if len(base_items) else base_items
-        ct = cand_items[cand_items["task"] == task] if len(cand_items) else cand_items
+    for task, subset in sorted(base_keys & cand_keys):
         category = categories.get(task, "")
-        subsets = sorted(set(bt["subset"]) & set(ct["subset"])) if len(bt) and len(ct) else []
-        if not subsets:
-            pairs.append(TaskPair(task, "default", category,
-                                  note="no per-item scores (task-level metric only): not tested"))
+        bs = base_items[(base_items["task"] == task) & (base_items["subset"] == subset)]
+        cs = cand_items[(cand_items["task"] == task) & (cand_items["subset"] == subset)]
+        if bs.empty or cs.empty:
+            pairs.append(TaskPair(task, subset, category,
+                                  note="no per-item scores (task-level metric only)"))
             continue
-        for subset in subsets:
-            bs, cs = bt[bt["subset"] == subset], ct[ct["subset"] == subset]
-            try:
-                kind = _statistic_kind(category, set(bs["metric"]))
-            except KeyError as exc:
-                pairs.append(TaskPair(task, subset, category, note=str(exc)))
-                continue
-            metric = kind.split("-")[0]
-            b, c, g = _aligned(bs, cs, metric)
-            pairs.append(TaskPair(task, subset, category, kind, b, c, g))
+        try:
+            kind = _statistic_kind(category, set(bs["metric"]))
+        except KeyError as exc:
+            pairs.append(TaskPair(task, subset, category, note=str(exc.args[0])))
+            continue
+        b, c, g, note = _aligned(bs, cs, kind.split("-")[0])
+        pairs.append(TaskPair(task, subset, category, kind, b, c, g, note))
     return pairs, missing
+
+
+def _shared_dim(db_path, baseline: Measured, candidate: Measured, suite: str | None) -> int:
+    dims = []
+    for side in (baseline, candidate):
+        frame = score_store.current_scores(db_path, selections=[(side.model_id, side.protocol)],
+                                           suite=suite, main_only=True)
+        dims.append(set(frame["dim"].astype(int)))
+    shared = dims[0] & dims[1]
+    if not shared:
+        raise InputError(f"{baseline.label} and {candidate.label} share no evaluated dimension; "
+                         "evaluate both on the same suite first")
+    return max(shared)
 
 
 def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: str | None = None,
             dim: int | None = None, alpha: float = 0.05, tolerance: float = 0.5,
             n_resamples: int = 2000, seed: int = 0,
-            max_seq_length: int | None = None) -> RegressionReport:
-    """Paired per-task comparison of two stored models; see the module docstring.
+            baseline_protocol: Protocol = Protocol(), candidate_protocol: Protocol = Protocol(),
+            allow_missing: bool = False) -> RegressionReport:
+    """Paired per-task comparison of two stored, measured models; see the module docstring.
 
-    `max_seq_length`: compare only evaluations run with that input-token cap.
+    `n_resamples` is a minimum: it grows with the number of tests (:func:`resamples_for`).
     """
-    base_id, base_name = resolve_model_id(db_path, baseline)
-    cand_id, cand_name = resolve_model_id(db_path, candidate)
-    if dim is None:
-        dims = [set(score_store.item_scores_frame(db_path, m)["dim"]) for m in (base_id, cand_id)]
-        shared = dims[0] & dims[1]
-        if not shared:
-            raise InputError(f"{base_name} and {cand_name} share no evaluated dimension; "
-                             "evaluate both on the same suite first")
-        dim = int(max(shared))
-    pairs, missing = task_pairs(db_path, base_id, cand_id, dim, suite, max_seq_length)
+    base = resolve_measured(db_path, baseline, baseline_protocol, suite)
+    cand = resolve_measured(db_path, candidate, candidate_protocol, suite)
+    dim = int(dim) if dim is not None else _shared_dim(db_path, base, cand, suite)
+    pairs, missing = task_pairs(db_path, base, cand, dim, suite)
     if not pairs:
-        raise InputError(f"{base_name} and {cand_name} share no evaluated task at dim {dim}; "
+        raise InputError(f"{base.label} and {cand.label} share no evaluated task at dim {dim}; "
                          f"tasks only the baseline has: {missing['candidate'] or 'none'}; "
                          f"only the candidate: {missing['baseline'] or 'none'}")
+    testable = [p for p in pairs if p.baseline is not None and len(p.baseline) >= MIN_ITEMS]
+    resamples = resamples_for(len(testable), alpha, n_resamples)
     records = []
     for pair in pairs:
         b, c = pair.baseline, pair.candidate
@@ -239,13 +318,15 @@ def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: st
                    n_items=0 if b is None else len(b), baseline=np.nan, candidate=np.nan,
                    delta=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan, note=pair.note)
         if b is not None and len(b) > 0:
-            r = paired_test(b, c, pair.statistic, n_resamples=n_resamples, seed=seed)
+            r = paired_test(b, c, pair.statistic, n_resamples=resamples, seed=seed)
             rec.update(baseline=100 * r.baseline, candidate=100 * r.candidate,
                        delta=100 * r.delta, ci_low=100 * r.ci_low, ci_high=100 * r.ci_high)
             if len(b) < MIN_ITEMS:
                 rec["note"] = f"too few items ({len(b)} < {MIN_ITEMS}) for a test"
             else:
                 rec["p_value"] = r.p_value
+        elif b is not None:
+            rec["note"] = "no aligned items"
         records.append(rec)
     table = pd.DataFrame.from_records(records)
     tested = table["p_value"].notna()
@@ -253,9 +334,10 @@ def compare(db_path: str | Path | None, baseline: str, candidate: str, suite: st
     if tested.any():
         table.loc[tested, "p_adjusted"] = holm_adjust(table.loc[tested, "p_value"].tolist())
     table["significant"] = table["p_adjusted"].fillna(1.0) < alpha
-    table["regressed"] = table["significant"] & (table["delta"] < -tolerance)
-    return RegressionReport(base_name, cand_name, base_id, cand_id, dim, alpha, tolerance,
-                            table[TABLE_COLUMNS], missing)
+    table["regressed"] = (table["significant"] & (table["delta"] < 0)
+                          & (table["ci_low"] < -tolerance))
+    return RegressionReport(base, cand, dim, alpha, tolerance, resamples, table[TABLE_COLUMNS],
+                            missing, allow_missing)
 
 
 def subset_weights(task_of_each_subset: list[str]) -> np.ndarray:
@@ -268,10 +350,12 @@ def subset_weights(task_of_each_subset: list[str]) -> np.ndarray:
 def category_gains(db_path: str | Path | None, baseline: str | list[str],
                    candidate: str | list[str], suite: str | None = None, dim: int | None = None,
                    n_resamples: int = 1000, seed: int = 0,
-                   max_seq_length: int | None = None) -> pd.DataFrame:
+                   baseline_protocol: Protocol = Protocol(),
+                   candidate_protocol: Protocol = Protocol()) -> pd.DataFrame:
     """Per-category mean task delta (points) with a 95% bootstrap CI (items resampled per task).
 
-    A multilingual task's language subsets share one task's weight (see `subset_weights`).
+    Each side is read under its protocol (:func:`resolve_measured`: exactly one must match). A
+    multilingual task's language subsets share one task's weight (see `subset_weights`).
 
     `baseline` and `candidate` may be equal-length lists (one checkpoint per training seed): the
     i-th baseline is paired with the i-th candidate and their items are pooled, so the interval
@@ -284,9 +368,10 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
         raise InputError("category_gains needs as many baseline as candidate checkpoints")
     pooled: dict[tuple[str, str], TaskPair] = {}
     for b_name, c_name in zip(bases, cands):
-        b_id, _ = resolve_model_id(db_path, b_name)
-        c_id, _ = resolve_model_id(db_path, c_name)
-        for pair in task_pairs(db_path, b_id, c_id, dim, suite, max_seq_length)[0]:
+        b = resolve_measured(db_path, b_name, baseline_protocol, suite, dim)
+        c = resolve_measured(db_path, c_name, candidate_protocol, suite, dim)
+        pair_dim = int(dim) if dim is not None else _shared_dim(db_path, b, c, suite)
+        for pair in task_pairs(db_path, b, c, pair_dim, suite)[0]:
             if pair.baseline is None or not len(pair.baseline):
                 continue
             key = (pair.task, pair.subset)
@@ -332,8 +417,9 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
 def to_markdown(report: RegressionReport) -> str:
     """The report as a GitHub-flavoured markdown table plus the verdict line."""
     t = report.table.copy()
-    lines = [f"## Regression check: {report.candidate} vs {report.baseline} (dim {report.dim})",
-             "", "| task | subset | category | n | baseline | candidate | delta [95% CI] | "
+    lines = [f"## Regression check: {report.candidate.label} vs {report.baseline.label} "
+             f"(dim {report.dim})", "",
+             "| task | subset | category | n | baseline | candidate | delta [95% CI] | "
              "p (Holm) | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for r in t.itertuples():
         verdict = "REGRESSED" if r.regressed else ("significant" if r.significant else
@@ -353,20 +439,28 @@ def to_markdown(report: RegressionReport) -> str:
     return "\n".join(lines)
 
 
+def _side(m: Measured) -> dict:
+    return {"name": m.name, "model_id": m.model_id, "protocol": m.protocol.as_dict()}
+
+
 def to_json(report: RegressionReport) -> str:
     """Machine-readable report (NaN as null)."""
     table = json.loads(report.table.to_json(orient="records"))
-    return json.dumps({"baseline": report.baseline, "candidate": report.candidate,
-                       "baseline_id": report.baseline_id, "candidate_id": report.candidate_id,
+    return json.dumps({"baseline": _side(report.baseline), "candidate": _side(report.candidate),
                        "dim": report.dim, "alpha": report.alpha, "tolerance": report.tolerance,
-                       "passed": report.passed, "message": report.message,
-                       "missing": report.missing, "tasks": table}, indent=2)
+                       "n_resamples": report.n_resamples, "passed": report.passed,
+                       "exit_code": report.exit_code, "incomplete": report.incomplete,
+                       "allow_missing": report.allow_missing, "message": report.message,
+                       "missing": report.missing, "untested": report.untested,
+                       "tasks": table}, indent=2)
 
 
 def to_junit(report: RegressionReport) -> str:
-    """JUnit XML: one testcase per task, a failure for each significant regression."""
+    """JUnit XML: one testcase per task; a failure for each regression, and (unless missing work
+    is allowed) for each baseline task the candidate lacks or that could not be tested."""
     t = report.table
-    cases = []
+    strict = not report.allow_missing
+    cases, failures, skipped = [], 0, 0
     for r in t.itertuples():
         name = escape(f"{r.task}[{r.subset}]")
         body = ""
@@ -374,13 +468,20 @@ def to_junit(report: RegressionReport) -> str:
             detail = (f"delta {r.delta:+.2f} points, CI [{r.ci_low:+.2f}, {r.ci_high:+.2f}], "
                       f"p_holm={r.p_adjusted:.3g}")
             body = f'<failure message="{escape(detail, QUOTE)}"/>'
-        elif np.isnan(r.delta) or np.isnan(r.p_value):
-            body = f'<skipped message="{escape(r.note or "not tested", QUOTE)}"/>'
+            failures += 1
+        elif np.isnan(r.p_value):
+            reason = escape(f"not tested: {r.note or 'no test'}", QUOTE)
+            body = f'<failure message="{reason}"/>' if strict else f'<skipped message="{reason}"/>'
+            failures, skipped = failures + strict, skipped + (not strict)
         cases.append(f'  <testcase classname="gecko_bench.regress" name="{name}">{body}'
                      "</testcase>")
-    failures = int(t["regressed"].sum())
-    skipped = int((t["p_value"].isna()).sum())
+    for task in report.missing.get("candidate", []):
+        reason = escape("the candidate has no scores for this task", QUOTE)
+        body = f'<failure message="{reason}"/>' if strict else f'<skipped message="{reason}"/>'
+        failures, skipped = failures + strict, skipped + (not strict)
+        cases.append(f'  <testcase classname="gecko_bench.regress" name="{escape(task)}">'
+                     f"{body}</testcase>")
+    title = escape(f"regress {report.candidate.name} vs {report.baseline.name}", QUOTE)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<testsuite name="regress {escape(report.candidate)} vs {escape(report.baseline)}" '
-            f'tests="{len(t)}" failures="{failures}" skipped="{skipped}">\n'
-            + "\n".join(cases) + "\n</testsuite>\n")
+            f'<testsuite name="{title}" tests="{len(cases)}" failures="{failures}" '
+            f'skipped="{skipped}">\n' + "\n".join(cases) + "\n</testsuite>\n")

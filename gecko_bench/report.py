@@ -9,8 +9,9 @@ from rich.table import Table
 
 from gecko_bench import config, provenance
 from gecko_bench.compare import leaderboard
-from gecko_bench.pipeline import PROMPT_STYLE, eval_label, eval_suite
+from gecko_bench.pipeline import eval_label, eval_suite
 from gecko_bench.regress import category_gains
+from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
 
 
 def frame_table(df, title: str, floatfmt: str = "{:.2f}") -> Table:
@@ -30,14 +31,10 @@ SHORT_HEADERS = {"Classification": "Class", "Clustering": "Clust", "PairClassifi
                  "Multilingual": "Multi"}
 
 
-def _job_rows(board: pd.DataFrame, models: list[str], student_id: str) -> pd.DataFrame:
-    """Leaderboard rows of the student and of the named models in the job's prompt style."""
-    if board.empty:
-        return board
-    mine = {(m, PROMPT_STYLE.get(m, "none")) for m in models}
-    keep = (board.model_id == student_id) | pd.Series(
-        [(m, s) in mine for m, s in zip(board.model, board.prompt_style)], index=board.index)
-    return board[keep]
+def job_selections(result) -> dict[str, tuple[str, Protocol]]:
+    """model -> (model_id, protocol) as the job's evaluate stage measured it."""
+    return {model: (m["model_id"], Protocol.of(m))
+            for model, m in result.outputs["evaluate"]["measured"].items()}
 
 
 def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
@@ -47,24 +44,26 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     base = profile.train.base_model
     dim = max(profile.train.mrl_dims)
     suite = eval_suite(profile)
-    cap = profile.eval.max_seq_length  # the job's own evaluations, not later ones at another cap
-    complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim, max_seq_length=cap)
-    # Only this job's models: experiments and other runs may share the store.
-    complete, incomplete = (_job_rows(df, result.outputs["evaluate"]["models"], student_id)
-                            for df in (complete, incomplete))
+    # Only this job's models, each as the job measured it: other evaluations in the store (other
+    # prompt styles, caps, dtypes, experiments) neither replace its scores nor enter its Borda.
+    measured = job_selections(result)
+    complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim,
+                                       selections=list(measured.values()))
     shown = complete.assign(model=complete.model.where(complete.model_id != student_id,
                                                        "student"))
     n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
     # Borda stays visible: it sets the order (MTEB's rule), which can differ from the mean's.
-    shown = shown.drop(columns=["rank", "model_id", "dim", "n_tasks", "prompt_style"])
+    shown = shown.drop(columns=["rank", "model_id", "dim", "n_tasks", *PROTOCOL_COLUMNS])
     console.print(frame_table(shown.rename(columns=SHORT_HEADERS),
                               f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}: "
                               "mean main score per category, ranked by Borda count (MTEB's rule)",
                               floatfmt="{:.1f}"))
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
-    gains = category_gains(result.db_path, base, student_id, suite=suite, dim=dim,
-                           max_seq_length=cap)
+    base_id, base_protocol = measured[base]
+    _, student_protocol = measured[student_path]
+    gains = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
+                           baseline_protocol=base_protocol, candidate_protocol=student_protocol)
     gains = gains.rename(columns={"baseline": base, "candidate": "student"})
     console.print(frame_table(gains, f"Student gain over {base} per category, points, 95% "
                               "bootstrap CI over items (per-item statistics: nDCG@10 for "

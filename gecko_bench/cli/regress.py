@@ -9,29 +9,34 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gecko_bench import regress as R
+from gecko_bench import regress as gate
 from gecko_bench.errors import InputError
+from gecko_bench.store.scores import Protocol
 
 console = Console()
 
 
-def _ensure_evaluated(model: str, suite: Optional[str], db: Optional[Path]) -> None:
-    """Evaluate `model` on `suite` first when the store has no scores for it."""
+def _ensure_evaluated(model: str, protocol: Protocol, suite: Optional[str],
+                      db: Optional[Path]) -> None:
+    """Evaluate `model` on `suite` under `protocol` first when the store has no scores for it."""
     try:
-        R.resolve_model_id(db, model)
+        gate.resolve_model_id(db, model)
         return
     except InputError:
         if suite is None:
             raise
     from gecko_bench.eval import evaluate
 
-    console.print(f"[yellow]{model} has no stored scores: evaluating it on {suite} first[/]")
-    evaluate(model, suite=suite, db_path=db)
+    style = protocol.prompt_style or "gecko"
+    console.print(f"[yellow]{model} has no stored scores: evaluating it on {suite} first "
+                  f"({style} prompts)[/]")
+    evaluate(model, suite=suite, db_path=db, prompt_style=style,
+             max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "auto")
 
 
-def _print_table(report: R.RegressionReport) -> None:
-    table = Table(title=f"{report.candidate} vs {report.baseline} (dim {report.dim}, "
-                        f"points 0-100, Holm-adjusted p)")
+def _print_table(report: gate.RegressionReport) -> None:
+    table = Table(title=f"{report.candidate.label} vs {report.baseline.label} (dim "
+                        f"{report.dim}, points 0-100, Holm-adjusted p)")
     show_subset = bool((report.table["subset"] != "default").any())
     for col in ("task", "subset", "n", "base", "cand", "delta [95% CI]", "p", "verdict"):
         if col != "subset" or show_subset:
@@ -52,7 +57,9 @@ def _print_table(report: R.RegressionReport) -> None:
         if tasks:
             console.print(f"[yellow]the {side} has no scores for {', '.join(tasks)}; evaluate it "
                           "on the same suite to include them[/]")
-    console.print(("[bold green]" if report.passed else "[bold red]") + report.message + "[/]")
+    colour = {gate.EXIT_PASS: "[bold green]", gate.EXIT_REGRESSION: "[bold red]"}
+    console.print(colour.get(report.exit_code, "[bold yellow]") + report.message + "[/]",
+                  highlight=False)
 
 
 def _reproduce(model: str, db: Optional[Path], tolerance: float, fmt: str,
@@ -85,25 +92,47 @@ def regress(
                                         "models without scores are evaluated on it first."),
     dim: Optional[int] = typer.Option(None, "--dim", help="Embedding dim (default: the largest "
                                       "both models were scored at)."),
+    prompt_style: Optional[str] = typer.Option(
+        None, "--prompt-style", help="Both sides: only scores measured with this prompt style."),
     max_seq_length: Optional[int] = typer.Option(
-        None, "--max-seq-length", help="Compare only evaluations run with this input-token cap "
-        "(default: each task's newest evaluation)."),
+        None, "--max-seq-length", help="Both sides: only scores measured with this input-token "
+        "cap."),
+    dtype: Optional[str] = typer.Option(
+        None, "--dtype", help="Both sides: only scores computed in this dtype (float32, "
+        "bfloat16, ...)."),
+    baseline_prompt_style: Optional[str] = typer.Option(
+        None, "--baseline-prompt-style", help="The baseline's prompt style (overrides "
+        "--prompt-style)."),
+    candidate_prompt_style: Optional[str] = typer.Option(
+        None, "--candidate-prompt-style", help="The candidate's prompt style (overrides "
+        "--prompt-style)."),
+    allow_missing: bool = typer.Option(
+        False, "--allow-missing", help="Pass even when the candidate lacks tasks or language "
+        "subsets the baseline has, or a shared task cannot be tested (listed either way)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level (Holm-adjusted)."),
     tolerance: float = typer.Option(0.5, "--tolerance",
-                                    help="Regressions smaller than this many points pass."),
+                                    help="Non-inferiority margin in points: a task regresses "
+                                    "when its CI's lower bound is below -tolerance and the "
+                                    "drop is significant."),
     fmt: str = typer.Option("table", "--format", help="table | markdown | junit | json"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the report "
                                           "(markdown/junit/json) to this file."),
     reproduce: Optional[str] = typer.Option(None, "--reproduce", help="Re-evaluate this stored "
                                             "checkpoint and check its stored scores reproduce."),
-    resamples: int = typer.Option(2000, "--resamples", help="Bootstrap/permutation resamples."),
+    resamples: int = typer.Option(2000, "--resamples", help="Minimum bootstrap/permutation "
+                                  "resamples (raised to fit the number of tests)."),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
 ) -> None:
-    """Exit 1 when the candidate regresses significantly on any task by more than --tolerance.
+    """Gate a candidate against a baseline. Exit codes: 0 pass, 1 regression, 2 bad input,
+    3 incomplete (the candidate lacks a task or subset the baseline has, or a task went untested;
+    --allow-missing passes it).
 
-    Per task, the two models' per-item scores are paired (same queries / pairs / items) and
-    compared with a paired bootstrap CI and a paired permutation test; p-values are
-    Holm-adjusted across tasks.
+    Per task, the two models' per-item scores are paired (same queries / pairs / items;
+    clustering: mteb's clustering experiments) and compared with a paired bootstrap CI and a
+    paired permutation test, p-values Holm-adjusted across tasks. A task regresses when the lower
+    95% CI bound of candidate - baseline is below -tolerance and the drop is significant. Each
+    side is one protocol (prompt style, input cap, dtype): a model stored under several must be
+    narrowed with the options below.
     """
     if fmt not in ("table", "markdown", "junit", "json"):
         raise InputError(f"unknown --format {fmt!r}; use table, markdown, junit or json")
@@ -112,15 +141,26 @@ def regress(
         return
     if not baseline or not candidate:
         raise InputError("give --baseline and --candidate (or --reproduce MODEL)")
-    for model in (baseline, candidate):
-        _ensure_evaluated(model, suite, db)
-    report = R.compare(db, baseline, candidate, suite=suite, dim=dim, alpha=alpha,
-                       tolerance=tolerance, n_resamples=resamples, max_seq_length=max_seq_length)
-    rendered = {"markdown": R.to_markdown, "junit": R.to_junit, "json": R.to_json}
+    if not 0 < alpha < 1:
+        raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
+    if tolerance < 0:
+        raise InputError(f"--tolerance must be >= 0 points, got {tolerance}")
+    protocols = {side: Protocol(style or prompt_style, max_seq_length, dtype)
+                 for side, style in (("baseline", baseline_prompt_style),
+                                     ("candidate", candidate_prompt_style))}
+    for model, side in ((baseline, "baseline"), (candidate, "candidate")):
+        _ensure_evaluated(model, protocols[side], suite, db)
+    report = gate.compare(db, baseline, candidate, suite=suite, dim=dim, alpha=alpha,
+                             tolerance=tolerance, n_resamples=resamples,
+                             baseline_protocol=protocols["baseline"],
+                             candidate_protocol=protocols["candidate"],
+                             allow_missing=allow_missing)
+    rendered = {"markdown": gate.to_markdown, "junit": gate.to_junit,
+                "json": gate.to_json}
     if fmt == "table":
         _print_table(report)
     else:
         typer.echo(rendered[fmt](report))
     if output is not None:
-        output.write_text(rendered.get(fmt, R.to_markdown)(report))
-    raise typer.Exit(0 if report.passed else 1)
+        output.write_text(rendered.get(fmt, gate.to_markdown)(report))
+    raise typer.Exit(report.exit_code)

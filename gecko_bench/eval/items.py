@@ -16,7 +16,11 @@ Classification         test row index   ``correct``: share of mteb's experiments
                                         different training samples) that got the row right
 BitextMining           sentence index   ``correct``: 1 if the nearest neighbour is the gold
                                         translation
-Clustering             (none)           no per-item quality exists; only task-level scores
+Clustering             experiment       ``v_measure`` of each of mteb's clustering experiments
+                       (``exp0``..)     (k-means on a bootstrap sample of the texts; the task's
+                                        seed is rewound per evaluation so both models of a
+                                        comparison cluster the same samples): per-subset
+                                        statistics, since V-measure has no per-item value
 Summarization, others  (none)           task-level scores only
 =====================  ===============  ==========================================================
 """
@@ -67,6 +71,23 @@ def item_rows(task, predictions_file: Path) -> list[ItemRow]:
                 rows += _classification(task, subset, split, preds)
             elif isinstance(task, AbsTaskBitextMining):
                 rows += _bitext(task, subset, split, preds)
+    return rows
+
+
+def clustering_rows(task, task_result) -> list[ItemRow]:
+    """Per-experiment V-measures of a clustering task from mteb's result (``v_measures``)."""
+    from mteb.abstasks import AbsTaskClustering
+
+    if not isinstance(task, AbsTaskClustering):
+        return []
+    rows: list[ItemRow] = []
+    for split, entries in task_result.scores.items():
+        for entry in entries:
+            levels = entry.get("v_measures") or {}
+            for level, values in sorted(levels.items()):
+                prefix = "" if len(levels) == 1 else f"{level.replace(' ', '')}:"
+                rows += [(entry.get("hf_subset", "default"), split, f"{prefix}exp{k}",
+                          "v_measure", float(v)) for k, v in enumerate(values)]
     return rows
 
 

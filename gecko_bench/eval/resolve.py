@@ -39,12 +39,19 @@ class TaskSpec:
         """The mteb task name."""
         return self.task.metadata.name
 
-    def eval_key(self, prompt_style: str, model_namespace: str) -> str:
-        """Hash of everything besides the weights and dim that decides this task's scores."""
+    @property
+    def revision(self) -> str | None:
+        """The task's data revision (mteb metadata; ours: a hash of the pinned packages)."""
+        return self.task.metadata.dataset.get("revision")
+
+    def eval_key(self, protocol: dict, model_namespace: str) -> str:
+        """Hash of everything besides the weights and dim that decides this task's scores:
+        the task, its data, the model's namespace and the protocol (prompt style, cap, dtype,
+        scoring version)."""
         md = self.task.metadata
         payload = {"task": md.name, "subsets": sorted(self.task.hf_subsets or []),
                    "splits": list(md.eval_splits), "source": self.source,
-                   "revision": md.dataset.get("revision"), "prompt_style": prompt_style,
+                   "revision": self.revision, "protocol": protocol,
                    "model": model_namespace}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 

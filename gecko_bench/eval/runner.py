@@ -22,9 +22,16 @@ import pandas as pd
 from gecko_bench.errors import InputError
 from gecko_bench.eval.cache import EmbeddingCache
 from gecko_bench.eval.encoder import GeckoEncoder, load_backend
-from gecko_bench.eval.items import item_rows
+from gecko_bench.eval.items import clustering_rows, item_rows
 from gecko_bench.eval.prompts import check_style
 from gecko_bench.eval.resolve import TaskSpec, load_checked, resolve
+from gecko_bench.store.scores import Protocol
+
+# The version of how a stored score is computed from a model's vectors (mteb's evaluators, our
+# item metrics, clustering experiments); part of every score's identity. Bump it with any change
+# that alters a stored number for the same model, task and protocol; the exact commit of a run is
+# recorded separately (runs.git_sha).
+SCORING_VERSION = "2"
 
 
 def parse_dims(dims: list[int] | None, model_dim: int) -> list[int]:
@@ -69,6 +76,7 @@ def _evaluate_task(encoder: GeckoEncoder, spec: TaskSpec, dims: list[int],
     results, items = [], []
     for dim in dims:
         encoder.dim = dim
+        _reset_task_seed(spec.task)  # every dim and model sees the same resampling
         with tempfile.TemporaryDirectory(prefix="gecko-eval-") as tmp:
             res = mteb.evaluate(encoder, spec.task, cache=None, prediction_folder=tmp,
                                 show_progress_bar=False, co2_tracker=False,
@@ -79,7 +87,23 @@ def _evaluate_task(encoder: GeckoEncoder, spec: TaskSpec, dims: list[int],
             results.append((dim, res.task_results[0]))
             pred = Path(tmp) / spec.task.prediction_file_name
             items += [(dim, *row) for row in item_rows(spec.task, pred)]
+            items += [(dim, *row) for row in clustering_rows(spec.task, res.task_results[0])]
     return results, items
+
+
+def _reset_task_seed(task) -> None:
+    """Rewind the task's random state, as a fresh task object has it.
+
+    mteb's clustering draws its bootstrap samples from ``task.rng_state``; without the rewind the
+    second dim (or a second model in one process) would be scored on other samples, and the
+    per-experiment scores of two models would not pair up.
+    """
+    import random
+
+    import numpy as np
+
+    task.rng_state = random.Random(task.seed)
+    task.np_rng = np.random.default_rng(task.seed)
 
 
 def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = None,
@@ -88,14 +112,18 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
              data_dir=None, beir_dir=None, tasks_file=None, experiment: str | None = None,
              variant: str | None = None, run_id: str | None = None, progress: bool = True,
              cache_dir: str | Path | None = None, use_cache: bool = True,
-             profile: str | None = None, max_seq_length: int | None = None) -> str:
+             profile: str | None = None, max_seq_length: int | None = None,
+             dtype: str = "auto") -> str:
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
     the run row lists them under ``config.skipped``. A `run_id` that already exists in the
     store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
-    ``max_seq_length`` caps input tokens (the model's own limit when None or lower).
+    ``max_seq_length`` caps input tokens (the model's own limit when None or lower); ``dtype``
+    is the compute dtype (auto: bfloat16 where the hardware has it natively). Every stored row
+    carries the resolved protocol (prompt style, cap, dtype, :data:`SCORING_VERSION`) and the
+    task's revision; the run config records the same protocol.
     """
     from gecko_bench import store
     from gecko_bench.provenance import collect
@@ -108,12 +136,13 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
         suite = EvalConfig().suite
     specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
                     beir_dir=beir_dir, tasks_file=tasks_file)
-    backend = load_backend(model, device=device, max_seq_length=max_seq_length)
+    backend = load_backend(model, device=device, max_seq_length=max_seq_length, dtype=dtype)
     dims = parse_dims(dims, backend.dim)
+    protocol = Protocol(prompt_style, backend.max_seq_length, backend.dtype, SCORING_VERSION)
 
     pending: list[tuple[TaskSpec, list[int], str]] = []
     for spec in specs:
-        key = spec.eval_key(prompt_style, backend.namespace)
+        key = spec.eval_key(protocol.as_dict(), backend.namespace)
         todo = [d for d in dims if d not in score_store.finished_dims(db_path, backend.model_id,
                                                                         key)]
         if todo:
@@ -124,11 +153,11 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     logging.getLogger("mteb").setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     config = {"model": model, "model_path": backend.path, "suite": suite, "tasks": tasks,
-              "dims": dims, "prompt_style": prompt_style, "batch_size": batch_size,
+              "dims": dims, "batch_size": batch_size,
               "langs": langs, "data_dir": str(data_dir) if data_dir else None,
               "beir_dir": str(beir_dir) if beir_dir else None,
               "tasks_file": str(tasks_file) if tasks_file else None,
-              "max_seq_length": backend.max_seq_length,
+              **protocol.as_dict(), "model_id": backend.model_id,
               "task_names": [s.name for s in specs],
               "skipped": [s.name for s in specs if s.name not in {p[0].name for p in pending}]}
     # An existing run id (e.g. a pipeline's) gets the scores attached; its owner finishes it.
@@ -141,7 +170,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
         store.upsert_model(backend.model_id, backend.name, path=backend.path, kind=backend.kind,
                            n_params=backend.n_params, dim=backend.dim, con=con)
         for label in {s.suite for s in specs}:
-            score_store.register_suite(label, [(s.name, s.category) for s in specs
+            score_store.register_suite(label, [(s.name, s.category, s.revision) for s in specs
                                                if s.suite == label], con=con)
 
     cache = EmbeddingCache(backend.namespace, cache_dir) if use_cache else None
@@ -160,13 +189,14 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
                     bars.update(overall, description=f"{spec.name} (dims {todo})")
                 t0 = time.perf_counter()
                 results, items = _evaluate_task(encoder, spec, todo, batch_size)
+                identity = dict(protocol.as_dict(), task_revision=spec.revision)
                 common = dict(run_id=run_id, model_id=backend.model_id, suite=spec.suite,
-                              prompt_style=prompt_style, eval_key=key)
+                              eval_key=key, **identity)
                 rows = [r for dim, res in results for r in _score_rows(spec, res, dim, **common)]
                 item_frame = pd.DataFrame(
                     items, columns=["dim", "subset", "split", "item_id", "metric", "value"])
-                item_frame["run_id"], item_frame["model_id"] = run_id, backend.model_id
-                item_frame["task"] = spec.name
+                item_frame = item_frame.assign(run_id=run_id, model_id=backend.model_id,
+                                               task=spec.name, **identity)
                 score_store.write_task(pd.DataFrame(rows), item_frame, db_path)
                 durations[spec.name] = round(time.perf_counter() - t0, 3)
                 if bars:

@@ -7,6 +7,10 @@ its DDL in ``TABLES``; :func:`ensure_schema` creates them all.
 DuckDB lets one process hold a file open for writing at a time, so every operation opens the file,
 does its work in one transaction and closes it again; a second writer waits and retries
 (:func:`connect`). A transaction that fails is rolled back whole: a run never leaves partial rows.
+
+Schema versions: a file written by an older gecko_bench is upgraded the first time it is opened
+for writing, by the area migrations registered for each version step (:func:`register_migration`),
+all in one transaction with the version bump, so a failed upgrade leaves the file as it was.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = 1
+# v2: every score and item score carries its evaluation identity (see store/scores.py).
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path("results") / "gecko_bench.duckdb"
 
 # Table name -> CREATE TABLE statement. Area modules register theirs via register_tables().
 TABLES: dict[str, str] = {}
+# Target version -> steps that upgrade a file of the version before it (in registration order).
+MIGRATIONS: dict[int, list[Callable[[duckdb.DuckDBPyConnection], None]]] = {}
 
 
 class StoreError(RuntimeError):
@@ -34,6 +41,12 @@ class StoreError(RuntimeError):
 def register_tables(ddl: dict[str, str]) -> None:
     """Add an area's CREATE TABLE statements to the schema."""
     TABLES.update(ddl)
+
+
+def register_migration(version: int,
+                       step: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    """Run `step` when a file of schema ``version - 1`` is upgraded to `version`."""
+    MIGRATIONS.setdefault(version, []).append(step)
 
 
 def default_db_path() -> Path:
@@ -96,19 +109,43 @@ def transaction(db_path: str | Path | None = None,
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and record the schema version; refuse a newer file."""
+    """Create missing tables and record the schema version; upgrade an older file; refuse a
+    newer one. The upgrade runs in one transaction: it lands whole or not at all."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
     row = con.execute("SELECT max(version) FROM schema_info").fetchone()
     version = row[0] if row else None
     if version is not None and version > SCHEMA_VERSION:
         raise StoreError(f"database schema v{version} is newer than this gecko_bench "
                          f"(v{SCHEMA_VERSION}); upgrade gecko_bench")
-    for ddl in TABLES.values():
-        con.execute(ddl)
-    if version is None:
+    if version == SCHEMA_VERSION:
+        for ddl in TABLES.values():
+            con.execute(ddl)
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if version is not None:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for step in MIGRATIONS.get(target, []):
+                    step(con)
+        for ddl in TABLES.values():
+            con.execute(ddl)
+        con.execute("DELETE FROM schema_info")
         con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
-    elif version < SCHEMA_VERSION:
-        con.execute("UPDATE schema_info SET version = ?", [SCHEMA_VERSION])
+    except BaseException as exc:
+        con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.Error):
+            raise StoreError(f"could not upgrade the database from schema v{version} to "
+                             f"v{SCHEMA_VERSION}: {str(exc).splitlines()[0]}; the file is "
+                             "unchanged") from exc
+        raise
+    con.execute("COMMIT")
+
+
+def column_exists(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether `table` has `column` (migrations add columns only where missing)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+        "AND column_name = ?", [table, column]).fetchone()[0])
 
 
 def check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:

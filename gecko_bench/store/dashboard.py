@@ -154,40 +154,32 @@ def fret_mined_strategies(db_path: str | Path | None, dataset_id: str) -> pd.Dat
 
 
 def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFrame:
-    """Main-metric scores of every checkpoint that belongs to an experiment's variants.
+    """Current main-metric scores of every checkpoint an experiment's eval runs measured.
 
-    A checkpoint belongs to (experiment, variant) when an eval run carrying that tag wrote its
-    scores, when a training run carrying the tag produced it (``train_runs.model_id``), or when a
-    tagged eval run names it in its config (``model_id``). The last two matter when identical
-    weights were already scored by another run, so the tagged eval skipped every task and wrote
-    nothing under its own run id. Scores are limited to the tasks the experiment's eval runs
-    asked for, so a checkpoint's other evaluations do not leak into the comparison.
+    A member is (model, protocol, experiment, variant) as a tagged eval run recorded it in its
+    config, so a checkpoint whose tasks were already scored (the tagged eval skipped them) still
+    belongs, and the same weights measured another way elsewhere do not leak in. Scores are the
+    store's current scores (:func:`gecko_bench.store.scores.current_scores`), limited to the
+    tasks the experiment's eval runs asked for.
 
     Columns: the ``scores`` columns, ``model_name``, ``fret_dataset_id`` (the FRet build the
     checkpoint was trained on, when recorded), ``experiment``, ``variant``.
     """
+    from gecko_bench.store.scores import PROTOCOL_COLUMNS, _current_sql
+
+    current, current_params = _current_sql(main_only=True)
+    config = ", ".join(f"json_extract_string(config, '$.{c}') AS {c}" for c in PROTOCOL_COLUMNS)
+    same = " AND ".join(f"CAST(s.{c} AS VARCHAR) = mb.{c}" for c in PROTOCOL_COLUMNS)
     with reader(db_path) as con:
         require(con, "runs", "scores")
-        members = [
-            "SELECT DISTINCT s.model_id, r.experiment, r.variant FROM scores s "
-            "JOIN runs r USING (run_id) WHERE r.experiment = ?",
-            "SELECT json_extract_string(r.config, '$.model_id'), r.experiment, r.variant "
-            "FROM runs r WHERE r.experiment = ? AND r.kind = 'eval' "
-            "AND json_extract_string(r.config, '$.model_id') IS NOT NULL",
-        ]
-        params = [experiment, experiment]
-        if table_exists(con, "train_runs"):
-            members.append("SELECT t.model_id, r.experiment, r.variant FROM train_runs t "
-                           "JOIN runs r USING (run_id) WHERE r.experiment = ? "
-                           "AND t.stage = 'finetune' AND t.model_id IS NOT NULL")
-            params.append(experiment)
         return con.execute(
-            "WITH members AS (" + " UNION ".join(members) + "), "
+            "WITH members AS (SELECT DISTINCT json_extract_string(config, '$.model_id') "
+            f"          AS model_id, {config}, experiment, variant FROM runs "
+            "          WHERE experiment = ? AND kind = 'eval'), "
             "asked AS (SELECT DISTINCT unnest(CAST(json_extract(config, '$.task_names') "
             "          AS VARCHAR[])) AS task FROM runs WHERE experiment = ? AND kind = 'eval') "
             "SELECT s.*, m.name AS model_name, m.fret_dataset_id, mb.experiment, mb.variant "
-            "FROM scores s JOIN members mb USING (model_id) "
-            "LEFT JOIN models m USING (model_id) "
-            "WHERE s.is_main AND (s.task IN (SELECT task FROM asked) "
-            "                     OR NOT EXISTS (SELECT 1 FROM asked)) "
-            "ORDER BY s.created_at", params + [experiment]).df()
+            f"FROM ({current}) s JOIN members mb ON mb.model_id = s.model_id AND {same} "
+            "LEFT JOIN models m ON m.model_id = s.model_id "
+            "WHERE s.task IN (SELECT task FROM asked) ORDER BY s.created_at",
+            [experiment, experiment, *current_params]).df()
