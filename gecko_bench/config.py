@@ -59,6 +59,7 @@ class TrainConfig:
     mini_batch_size: int = 0  # >0: GradCache (cached loss) with this mini-batch size
     classification_per_task: int = 64  # (x, x+, x-) triples per classification train split
     other_hard_negatives: bool = False  # True: also score other queries' hard negatives
+    dtype: str = "auto"  # auto (bfloat16 autocast where native), float32, bfloat16
 
 
 @dataclass
@@ -71,6 +72,7 @@ class EvalConfig:
     batch_size: int = 32
     tasks: list[str] = field(default_factory=list)  # non-empty: these tasks instead of the suite
     max_seq_length: int | None = None  # cap on every model's input tokens (None: the model's own)
+    dtype: str = "auto"  # auto (bfloat16 autocast where native), float32, bfloat16
     baselines: list[str] = field(
         default_factory=lambda: ["minilm-l6", "mpnet-base", "e5-small-multilingual"])
 

@@ -53,9 +53,12 @@ def test_bfloat16_scores_rank_continuations_like_float32(llm):
         assert ranks(exact[span]) == ranks(fast[span])
 
 
-def test_dtype_auto_and_bad_values():
-    assert resolve_dtype("auto", "cuda") == "bfloat16"
+def test_dtype_auto_and_bad_values(monkeypatch):
+    from gecko_bench import hardware
+
     assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    monkeypatch.setattr(hardware, "cuda_has_bf16", lambda: True)
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
     with pytest.raises(InputError, match="unknown LLM dtype 'fp8'"):
         resolve_dtype("fp8", "cpu")
 

@@ -75,6 +75,9 @@ def eval_command(
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
     from gecko_bench.eval import evaluate
+    from gecko_bench.hardware import check_setting
+
+    check_setting(dtype, "eval dtype")  # before any task data is built
     from gecko_bench.store import get_run
     from gecko_bench.store.scores import scores_frame
 

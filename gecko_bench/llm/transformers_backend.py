@@ -21,9 +21,10 @@ from pathlib import Path
 
 import torch
 
+from gecko_bench import hardware
 from gecko_bench.assets import MODELS, gecko_home, sha256_file, verify_model_weights
 from gecko_bench.assets.fetch import AssetError
-from gecko_bench.errors import InputError
+from gecko_bench.hardware import cpu_has_native_bf16  # noqa: F401  (re-exported)
 from gecko_bench.llm.base import LLM, cut_at_stop
 
 
@@ -80,23 +81,10 @@ def cached_hf_folder(name_or_path: str) -> Path:
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when oneDNN runs bfloat16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # private probe; absent on some builds
-        return False
-
-
 def resolve_dtype(dtype: str, device: str) -> str:
-    """``float32`` or ``bfloat16`` for a dtype setting (``auto`` picks the fast exact-enough one)."""
-    if dtype == "auto":
-        fast = torch.device(device).type == "cuda" or cpu_has_native_bf16()
-        return "bfloat16" if fast else "float32"
-    if dtype not in DTYPES:
-        raise InputError(f"unknown LLM dtype {dtype!r}; valid: auto, {', '.join(DTYPES)}")
-    return dtype
+    """``float32`` or ``bfloat16`` for an LLM dtype setting (the shared rule of
+    :func:`gecko_bench.hardware.resolve_dtype`: ``auto`` is bfloat16 where native)."""
+    return hardware.resolve_dtype(dtype, device, what="LLM dtype")
 
 
 class TransformersLLM(LLM):
