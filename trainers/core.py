@@ -164,9 +164,22 @@ def last_complete_checkpoint(trainer_dir: Path) -> str | None:
     return None
 
 
+def train_dtype(cfg, device: str) -> str:
+    """The compute dtype of a run: ``cfg.dtype`` (auto | float32 | bfloat16) resolved on
+    `device` by :func:`gecko_bench.hardware.resolve_dtype` (auto: bfloat16 mixed precision
+    where the CPU or GPU runs it natively, float32 elsewhere)."""
+    from gecko_bench.hardware import resolve_dtype
+
+    return resolve_dtype(getattr(cfg, "dtype", "auto"), device, what="train dtype")
+
+
 def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **over):
-    """The SentenceTransformerTrainingArguments both our runs and the perf baseline share."""
-    import torch
+    """The SentenceTransformerTrainingArguments both our runs and the perf baseline share.
+
+    ``bf16=True`` when :func:`train_dtype` is bfloat16: the Trainer (through accelerate) then
+    runs forward and loss under ``torch.autocast`` in bfloat16 -- on CPU too -- while weights,
+    gradients and the optimizer stay float32 (mixed precision, no loss scaling needed).
+    """
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     cuda = device.startswith("cuda")
@@ -175,7 +188,7 @@ def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **ov
               learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
               logging_steps=cfg.logging_steps, save_strategy="steps",
               save_steps=cfg.save_steps, save_total_limit=2, seed=cfg.seed,
-              bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
+              bf16=train_dtype(cfg, device) == "bfloat16", use_cpu=not cuda,
               report_to="none", dataloader_drop_last=True, disable_tqdm=True)
     kw.update(over)
     return SentenceTransformerTrainingArguments(**kw)
@@ -191,6 +204,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     from gecko_bench.store import training as store
 
     spec.out = Path(spec.out)
+    dtype = train_dtype(cfg, device)
+    if dtype != "float32":  # float32 runs keep the key they had before dtype was configurable
+        spec.key_material = {**spec.key_material, "dtype": dtype}
     finished = check_out_dir(spec)
     lineage = model_lineage(spec.init)
     if finished is not None:
@@ -218,6 +234,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     loss = make_loss(model)
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
               "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
+              "dtype": dtype,
               **{k: v for k, v in spec.manifest_extra.items() if k != "mixture"}}
     run_id = start_run(spec.stage, config, provenance.collect(device), profile=spec.profile,
                        experiment=spec.experiment, variant=spec.variant, db_path=db_path)
@@ -260,7 +277,8 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "samples_per_s": done * spec.batch_size / train_s if done else None,
             "dim": model.get_embedding_dimension(),
             "n_params": sum(p.numel() for p in model.parameters()),
-            "config": as_dict(cfg), "device": device, "key_material": spec.key_material,
+            "config": as_dict(cfg), "device": device, "dtype": dtype,
+            "key_material": spec.key_material,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **spec.manifest_extra,
         }

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gecko_bench.errors import InputError
-from trainers.core import ProgressFn, RunSpec, run_training
+from trainers.core import ProgressFn, RunSpec, run_training, train_dtype
 from trainers.data import (
     Example,
     build_mixture,
@@ -28,9 +28,13 @@ _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positi
 
 
 def _cfg_key(cfg, stage: str) -> dict[str, Any]:
-    """The config fields that decide `stage`'s result (others do not change its key)."""
+    """The config fields that decide `stage`'s result (others do not change its key).
+
+    ``dtype`` is left out as written: ``auto`` means different things on different machines,
+    so :func:`trainers.core.run_training` adds the resolved dtype to the key instead.
+    """
     return {k: v for k, v in dataclasses.asdict(cfg).items()
-            if not k.startswith(_STAGE_ONLY[stage])}
+            if not k.startswith(_STAGE_ONLY[stage]) and k != "dtype"}
 
 
 def _guard(examples: Sequence[Example], what: str) -> dict[str, Any]:
@@ -82,6 +86,7 @@ def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
     """
     from gecko_bench.corpora import seeds
 
+    train_dtype(cfg, device)  # a bad dtype fails before the data is built
     pairs = prefinetune_pairs(seeds.wikipedia_sections(), seeds.book_paragraphs())
     groups: dict[str, list[Example]] = {}
     for ex in pairs:
@@ -161,6 +166,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     Matryoshka over ``cfg.mrl_dims`` when `mrl`. Idempotent: a finished checkpoint of the same
     config and data in `out_dir` is returned as is; an unfinished one is resumed.
     """
+    train_dtype(cfg, device)  # a bad dtype fails before the data is built
     if mrl:
         check_mrl_dims(cfg.mrl_dims, init_checkpoint)
     groups, data_ids = finetune_groups(cfg, Path(fret_jsonl) if fret_jsonl else None,

@@ -26,6 +26,9 @@ STEPS = typer.Option(None, "--steps", help="Optimizer steps (default: the profil
 BATCH = typer.Option(None, "--batch-size", help="Batch size (default: the profile's).")
 SAVE = typer.Option(None, "--save-steps", help="Checkpoint every N steps (resume point).")
 SEQ = typer.Option(None, "--max-seq-length", help="Truncate texts to N tokens.")
+DTYPE = typer.Option(None, "--dtype", help="auto (bfloat16 mixed precision where the CPU/GPU "
+                     "runs it natively, float32 elsewhere) | float32 | bfloat16 (default: the "
+                     "profile's, auto). The resolved dtype is part of the checkpoint key.")
 UNIFIED = typer.Option(True, "--unified-format/--no-unified-format",
                        help="'task: .. | query: ..' / 'title: .. | text: ..' (default) or plain "
                        "'{task} {text}' (the paper's ablation).")
@@ -60,7 +63,7 @@ def prefinetune_cmd(
     profile: str = PROFILE, device: str = DEVICE, db: Optional[Path] = DB,
     steps: Optional[int] = STEPS, batch_size: Optional[int] = BATCH,
     unified_format: bool = UNIFIED, save_steps: Optional[int] = SAVE,
-    max_seq_length: Optional[int] = SEQ,
+    max_seq_length: Optional[int] = SEQ, dtype: Optional[str] = DTYPE,
     base_model: Optional[str] = typer.Option(None, "--base-model", help="Registered model name "
                                              "or sentence-transformers folder."),
 ) -> None:
@@ -73,7 +76,7 @@ def prefinetune_cmd(
 
     cfg = _cfg(profile, prefinetune_steps=steps, prefinetune_batch_size=batch_size,
                unified_format=unified_format, base_model=base_model, save_steps=save_steps,
-               max_seq_length=max_seq_length)
+               max_seq_length=max_seq_length, dtype=dtype)
     with training_progress("pre-finetuning", console) as progress:
         path = trainers.prefinetune(cfg, out, db_path=db, device=device, profile=profile,
                                     progress=progress)
@@ -91,7 +94,7 @@ def finetune_cmd(
     profile: str = PROFILE, device: str = DEVICE, db: Optional[Path] = DB,
     steps: Optional[int] = STEPS, batch_size: Optional[int] = BATCH,
     unified_format: bool = UNIFIED, save_steps: Optional[int] = SAVE,
-    max_seq_length: Optional[int] = SEQ,
+    max_seq_length: Optional[int] = SEQ, dtype: Optional[str] = DTYPE,
     classification_per_task: Optional[int] = typer.Option(
         None, "--classification-per-task", help="(x, x+, x-) triples per classification "
         "train split (0: none)."),
@@ -127,7 +130,8 @@ def finetune_cmd(
     cfg = _cfg(profile, finetune_steps=steps, finetune_batch_size=batch_size,
                unified_format=unified_format, task_sampling=sampling, mrl_dims=dims,
                mini_batch_size=mini_batch_size, save_steps=save_steps,
-               max_seq_length=max_seq_length, classification_per_task=classification_per_task)
+               max_seq_length=max_seq_length, classification_per_task=classification_per_task,
+               dtype=dtype)
     with training_progress("fine-tuning", console) as progress:
         path = trainers.finetune(cfg, fret, init, out, db_path=db, device=device,
                                  fret_dataset_id=fret_dataset_id, experiment=experiment,
