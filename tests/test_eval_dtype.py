@@ -152,3 +152,21 @@ def test_flop_formula_and_shape_recorder(minilm):
     finally:
         recorder.close()
     assert b == 2 and 5 < s <= 64
+
+
+def test_perf_probe_reports_speed_flops_and_the_machine_limit():
+    from gecko_bench.eval.perf import dtype_probe
+
+    limits = hardware.machine_limits(n=256, reps=1)
+    assert limits["float32"] > 0 and limits["bfloat16"] > 0
+    probe = dtype_probe("minilm-l6", ["auto", "float32"], n_texts=8, batch_size=4,
+                        max_seq_length=16)
+    assert set(probe) == {"float32", "auto"}
+    row = probe["float32"]
+    assert row["dtype"] == "float32" and row["texts"] == 8 and row["gflops"] > 0
+    assert row["mean_cosine_vs_float32"] == pytest.approx(1.0)
+    assert probe["auto"]["dtype"] == hardware.resolve_dtype("auto", "cpu")
+    md = hardware.dtype_markdown(probe, {**limits, "native_bf16": True})
+    assert "| float32 | float32 |" in md and f"{row['gflops'] / limits['bfloat16']:.0%}" in md
+    emulated = hardware.dtype_markdown(probe, {**limits, "native_bf16": False})
+    assert "emulated" in emulated and "| - |" in emulated

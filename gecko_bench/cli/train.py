@@ -175,16 +175,22 @@ def perf_train_cmd(
     repeats: int = typer.Option(2, "--repeats", help="Alternating repeats of both trainers."),
     device: str = DEVICE,
     out: Path = typer.Option(Path("results/perf"), "--out", help="Where figures are written."),
+    dtype: Optional[list[str]] = typer.Option(
+        None, "--dtype", help="Dtype setting(s) our step is timed under against float32 "
+        "(repeatable: auto | float32 | bfloat16; default auto)."),
 ) -> None:
-    """Samples/s of our fine-tune step vs a plain sentence-transformers fit.
+    """Samples/s of our fine-tune step vs a plain sentence-transformers fit, and of our step
+    in float32 vs the dtype setting(s), with GFLOP/s beside the machine's matmul rates.
 
     Same loss, model, batch and data, alternated in one process; figures to
     results/perf/train.{json,md}.
     """
+    from gecko_bench.hardware import check_setting, dtype_markdown
     from trainers.perf import run_benchmark
 
+    dtypes = tuple(check_setting(d, "train dtype") for d in dtype or ("auto",))
     result = run_benchmark(steps=steps, batch_size=batch_size, repeats=repeats, device=device,
-                           out=out)
+                           out=out, dtypes=dtypes)
     table = Table(title=f"fine-tune step, {result['device']}")
     for col in ("trainer", "samples/s (median)", "runs"):
         table.add_column(col)
@@ -192,4 +198,6 @@ def perf_train_cmd(
         table.add_row(name, f"{row['median_samples_per_s']:.2f}",
                       ", ".join(f"{x:.2f}" for x in row["samples_per_s"]))
     console.print(table)
-    console.print(f"ratio ours / plain: [bold]{result['ratio']:.2f}x[/]  -> {result['files']}")
+    console.print(f"ratio ours / plain (float32): [bold]{result['ratio']:.2f}x[/]")
+    console.print(dtype_markdown(result["dtypes"], result["machine"], "samples/s"))
+    console.print(f"-> {result['files']}")
