@@ -50,7 +50,8 @@ def category_scores(tasks: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
     Columns: *by, category, score, n_tasks, n_models (seeds).
     """
-    per_model = (tasks.groupby(by + ["model_id", "category"], as_index=False, dropna=False)
+    measured = ["model_id", *PROTOCOL_COLUMNS]  # a checkpoint measured one way
+    per_model = (tasks.groupby(by + measured + ["category"], as_index=False, dropna=False)
                  .agg(score=("score", "mean"), n_tasks=("task", "nunique")))
     return (per_model.groupby(by + ["category"], as_index=False, dropna=False)
             .agg(score=("score", "mean"), n_tasks=("n_tasks", "max"),

@@ -16,6 +16,7 @@ import pytest
 from conftest_dashboard import PERTURBED, dashboard_db  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
+from gecko_bench.store import SCHEMA_VERSION
 from gecko_bench.store import scores as score_store
 from gecko_bench.store.dashboard import Unavailable, reader, runs_frame
 
@@ -65,7 +66,7 @@ def test_file_without_later_tables_names_the_command(tmp_path, monkeypatch):
     db = tmp_path / "bare.duckdb"
     with duckdb.connect(str(db)) as con:  # a results file from before any stage wrote to it
         con.execute("CREATE TABLE schema_info (version INTEGER)")
-        con.execute("INSERT INTO schema_info VALUES (1)")
+        con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
     for page, expected in [("Runs", "no `runs` table"), ("Leaderboard", "Nothing has been "
                                                                        "evaluated")]:
         at = open_page(db, page, monkeypatch)
@@ -183,7 +184,7 @@ def test_dimension_curves(dashboard_db, monkeypatch):
     wide = frame(at, "checkpoint", "category", "64", "384")
     labels = {c.split(" · ")[0] for c in wide["checkpoint"]}
     assert labels == {"mrl (dims-mrl)", "no-mrl (dims-no-mrl)"}
-    assert all(" · none, " in c for c in wide["checkpoint"])  # how each was measured
+    assert all(" · gecko, " in c for c in wide["checkpoint"])  # how each was measured
     assert wide[["64", "128", "256", "384"]].notna().all().all()
 
 

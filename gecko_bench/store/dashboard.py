@@ -158,9 +158,11 @@ def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFra
 
     A member is (model, protocol, experiment, variant) as a tagged eval run recorded it in its
     config, so a checkpoint whose tasks were already scored (the tagged eval skipped them) still
-    belongs, and the same weights measured another way elsewhere do not leak in. Scores are the
-    store's current scores (:func:`gecko_bench.store.scores.current_scores`), limited to the
-    tasks the experiment's eval runs asked for.
+    belongs, and the same weights measured another way elsewhere do not leak in. A checkpoint a
+    tagged training run produced but no tagged eval measured belongs with every protocol it was
+    measured under (each stays its own row downstream). Scores are the store's current scores
+    (:func:`gecko_bench.store.scores.current_scores`), limited to the tasks the experiment's
+    eval runs asked for (all tasks when it has none).
 
     Columns: the ``scores`` columns, ``model_name``, ``fret_dataset_id`` (the FRet build the
     checkpoint was trained on, when recorded), ``experiment``, ``variant``.
@@ -169,17 +171,29 @@ def experiment_scores(db_path: str | Path | None, experiment: str) -> pd.DataFra
 
     current, current_params = _current_sql(main_only=True)
     config = ", ".join(f"json_extract_string(config, '$.{c}') AS {c}" for c in PROTOCOL_COLUMNS)
-    same = " AND ".join(f"CAST(s.{c} AS VARCHAR) = mb.{c}" for c in PROTOCOL_COLUMNS)
+    same = " AND ".join(f"(mb.{c} IS NULL OR CAST(s.{c} AS VARCHAR) = mb.{c})"
+                        for c in PROTOCOL_COLUMNS)
     with reader(db_path) as con:
         require(con, "runs", "scores")
+        members = ["SELECT json_extract_string(config, '$.model_id') AS model_id, "
+                   f"{config}, experiment, variant FROM runs "
+                   "WHERE experiment = ? AND kind = 'eval' "
+                   "AND json_extract_string(config, '$.model_id') IS NOT NULL"]
+        params = [experiment]
+        if table_exists(con, "train_runs"):
+            anyway = ", ".join(f"NULL AS {c}" for c in PROTOCOL_COLUMNS)
+            members.append(f"SELECT t.model_id, {anyway}, r.experiment, r.variant "
+                           "FROM train_runs t JOIN runs r USING (run_id) WHERE r.experiment = ? "
+                           "AND t.stage = 'finetune' AND t.model_id IS NOT NULL")
+            params.append(experiment)
         return con.execute(
-            "WITH members AS (SELECT DISTINCT json_extract_string(config, '$.model_id') "
-            f"          AS model_id, {config}, experiment, variant FROM runs "
-            "          WHERE experiment = ? AND kind = 'eval'), "
+            "WITH members AS (SELECT DISTINCT * FROM (" + " UNION ALL ".join(members) + ")), "
             "asked AS (SELECT DISTINCT unnest(CAST(json_extract(config, '$.task_names') "
             "          AS VARCHAR[])) AS task FROM runs WHERE experiment = ? AND kind = 'eval') "
-            "SELECT s.*, m.name AS model_name, m.fret_dataset_id, mb.experiment, mb.variant "
+            "SELECT DISTINCT s.*, m.name AS model_name, m.fret_dataset_id, mb.experiment, "
+            "mb.variant "
             f"FROM ({current}) s JOIN members mb ON mb.model_id = s.model_id AND {same} "
             "LEFT JOIN models m ON m.model_id = s.model_id "
-            "WHERE s.task IN (SELECT task FROM asked) ORDER BY s.created_at",
-            [experiment, experiment, *current_params]).df()
+            "WHERE s.task IN (SELECT task FROM asked) OR NOT EXISTS (SELECT 1 FROM asked) "
+            "ORDER BY s.created_at",
+            [*params, experiment, *current_params]).df()
