@@ -113,27 +113,31 @@ def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: C
     return {"checkpoint": str(ckpt)}
 
 
-def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
-    from gecko_bench.eval import evaluate
+LIKE_BASE = "student, scored like its base"  # key of the student's second evaluation
 
-    student = out["finetune"]["checkpoint"]
-    models = [p.train.base_model, student] + [m for m in p.eval.baselines
-                                              if m != p.train.base_model]
+
+def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
+    """Every model at its own prompt style, and the student a second time under its base's
+    protocol, so the headline gain compares like with like."""
+    from gecko_bench.eval import evaluate
     from gecko_bench.store.scores import run_selection
 
+    student, base = out["finetune"]["checkpoint"], p.train.base_model
+    plan = [(base, base, PROMPT_STYLE.get(base, "none")), (student, student, "gecko"),
+            (LIKE_BASE, student, PROMPT_STYLE.get(base, "none"))]
+    plan += [(m, m, PROMPT_STYLE.get(m, "none")) for m in p.eval.baselines if m != base]
     runs, measured = {}, {}
-    for model in models:
-        style = "gecko" if model == student else PROMPT_STYLE.get(model, "none")
+    for key, model, style in plan:
         console.print(f"[bold]evaluate[/] {model} on {eval_label(p)} ({style} prompts)")
-        runs[model] = evaluate(model, suite=None if p.eval.tasks else p.eval.suite,
-                               tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
-                               prompt_style=style, db_path=db, device=p.device,
-                               batch_size=p.eval.batch_size, profile=p.name,
-                               max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
-        model_id, protocol = run_selection(db, runs[model])
-        measured[model] = {"model_id": model_id, **protocol.as_dict()}
+        runs[key] = evaluate(model, suite=None if p.eval.tasks else p.eval.suite,
+                             tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
+                             prompt_style=style, db_path=db, device=p.device,
+                             batch_size=p.eval.batch_size, profile=p.name,
+                             max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
+        model_id, protocol = run_selection(db, runs[key])
+        measured[key] = {"model_id": model_id, **protocol.as_dict()}
     # What the report reads back: each model as this job measured it, nothing else.
-    return {"runs": runs, "models": models, "measured": measured}
+    return {"runs": runs, "models": [m for _, m, _ in plan], "measured": measured}
 
 
 STAGE_FUNCS: dict[str, Callable[..., dict]] = {

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from gecko_bench import config, provenance
 from gecko_bench.compare import leaderboard
-from gecko_bench.pipeline import eval_label, eval_suite
+from gecko_bench.pipeline import LIKE_BASE, eval_label, eval_suite
 from gecko_bench.regress import category_gains
 from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
 
@@ -38,7 +38,9 @@ def job_selections(result) -> dict[str, tuple[str, Protocol]]:
 
 
 def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
-    """Leaderboard of the profile's suite at the student's full dim, then per-category gains."""
+    """Leaderboard of the profile's suite at the student's full dim, then per-category gains:
+    first base and student under the same protocol (the headline), then the student at its
+    training format against the base at its own, labelled."""
     student_path = result.outputs["finetune"]["checkpoint"]
     student_id = provenance.checkpoint_id(student_path)
     base = profile.train.base_model
@@ -49,8 +51,12 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     measured = job_selections(result)
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim,
                                        selections=list(measured.values()))
-    shown = complete.assign(model=complete.model.where(complete.model_id != student_id,
-                                                       "student"))
+    shown = complete.assign(model=[f"student ({style})" if mid == student_id else name
+                                   for name, mid, style in zip(complete.model, complete.model_id,
+                                                               complete.prompt_style)])
+    protocols = ", ".join(sorted({f"{m} {st}" for m, st in zip(shown.model, shown.prompt_style)
+                                  if not m.startswith("student")}))
+    common = {(int(c) if c == c else None, d) for c, d in zip(shown.max_seq_length, shown.dtype)}
     n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
     # Borda stays visible: it sets the order (MTEB's rule), which can differ from the mean's.
     shown = shown.drop(columns=["rank", "model_id", "dim", "n_tasks", *PROTOCOL_COLUMNS])
@@ -58,14 +64,24 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
                               f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}: "
                               "mean main score per category, ranked by Borda count (MTEB's rule)",
                               floatfmt="{:.1f}"))
+    console.print(f"prompts: {protocols}; inputs and dtype: "
+                  + "; ".join(f"{cap or 'own'} tokens, {dtype}" for cap, dtype in sorted(
+                      common, key=str)), highlight=False)
     if len(incomplete):
         console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
     base_id, base_protocol = measured[base]
-    _, student_protocol = measured[student_path]
-    gains = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
-                           baseline_protocol=base_protocol, candidate_protocol=student_protocol)
-    gains = gains.rename(columns={"baseline": base, "candidate": "student"})
-    console.print(frame_table(gains, f"Student gain over {base} per category, points, 95% "
-                              "bootstrap CI over items (per-item statistics: nDCG@10 for "
-                              "retrieval/reranking, so not the leaderboard's main scores)"))
+    for key, title in ((LIKE_BASE, f"Student gain over {base}, same protocol "
+                        f"({base_protocol.prompt_style} prompts for both)"),
+                       (student_path, f"Student at its training format "
+                        f"({measured[student_path][1].prompt_style} prompts) vs {base} at its "
+                        f"own ({base_protocol.prompt_style})")):
+        if key not in measured:  # a job evaluated before the like-with-like run existed
+            continue
+        gains = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
+                               baseline_protocol=base_protocol,
+                               candidate_protocol=measured[key][1])
+        gains = gains.rename(columns={"baseline": base, "candidate": "student"})
+        console.print(frame_table(gains, f"{title}: per category, points, 95% bootstrap CI over "
+                                  "items (per-item statistics: nDCG@10 for retrieval/reranking, "
+                                  "so not the leaderboard's main scores)"))
     console.print(f"student checkpoint: {student_path}")
