@@ -52,6 +52,18 @@ def test_beir_folder_is_a_retrieval_task(tmp_path, cache):
     s = scores_frame(db, main_only=True)
     assert list(s.task) == ["beir-myfaq"] and list(s.suite) == ["beir:myfaq"]
     assert 0.3 < s.value.iloc[0] <= 1.0
+    # an edited folder is a new revision: its old score is history, not the current score
+    from gecko_bench.store.scores import current_scores
+
+    first = current_scores(db, main_only=True)
+    qrels = folder / "qrels" / "test.tsv"
+    lines = qrels.read_text().splitlines()
+    qrels.write_text("\n".join(lines[:-1]) + "\n")  # one judgement fewer
+    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=cache,
+             progress=False)
+    now = current_scores(db, main_only=True)
+    assert len(scores_frame(db, main_only=True)) == 2 and len(now) == 1
+    assert now.task_revision.iloc[0] != first.task_revision.iloc[0]
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -38,11 +38,12 @@ def make_beir_task(folder: str | Path, language: str = "eng-Latn") -> AbsTaskRet
         raise InputError(f"--beir-dir {root} is not a BEIR folder: missing {', '.join(missing)}")
     corpus, queries, qrels = read_beir(root, splits[0])
     name = "beir-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", root.resolve().name)
+    revision = folder_revision(root, splits[0])
 
     class BeirFolderTask(AbsTaskRetrieval):
         metadata = TaskMetadata(
             name=name, description=f"BEIR-format folder {root.resolve()}",
-            dataset={"path": str(root.resolve()), "revision": "local"}, type="Retrieval",
+            dataset={"path": str(root.resolve()), "revision": revision}, type="Retrieval",
             category="t2t", modalities=["text"], eval_splits=[splits[0]],
             eval_langs=[language], main_score="ndcg_at_10", reference=None,
             date=None, domains=None, task_subtypes=None, license=None,
@@ -66,6 +67,19 @@ def make_beir_task(folder: str | Path, language: str = "eng-Latn") -> AbsTaskRet
 
     BeirFolderTask.__name__ = name.replace("-", "_")
     return BeirFolderTask()
+
+
+def folder_revision(root: Path, split: str) -> str:
+    """The folder's data revision: a short hash of its corpus, queries and qrels files, so an
+    edited folder is a new revision of the task and its old scores stop being current."""
+    import hashlib
+
+    from gecko_bench.assets.fetch import sha256_file
+
+    digest = hashlib.sha256()
+    for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        digest.update(f"{name}={sha256_file(root / name)}\n".encode())
+    return digest.hexdigest()[:12]
 
 
 def read_beir(root: Path, split: str) -> tuple[dict[str, dict[str, str]], dict[str, str],
