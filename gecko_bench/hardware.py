@@ -111,6 +111,17 @@ def machine_limits(device: str = "cpu", n: int = 2048, reps: int = 3) -> dict[st
             "native_bf16": native}
 
 
+def best_limits(*measured: dict) -> dict:
+    """Per dtype the best of several :func:`machine_limits` probes (e.g. before and after a
+    benchmark): other processes' load lowers a probe, never raises it."""
+    out = dict(measured[0])
+    for m in measured[1:]:
+        out["float32"] = max(out["float32"], m["float32"])
+        out["bfloat16"] = max(out["bfloat16"], m["bfloat16"])
+    out["probes"] = len(measured)
+    return out
+
+
 def dtype_markdown(probe: dict[str, dict], limits: dict, what: str = "texts/s") -> str:
     """The dtype table of a perf report: speed, ratio to float32, GFLOP/s and its fraction of
     the float32 and bfloat16 matmul rates measured in the same run."""
@@ -128,7 +139,8 @@ def dtype_markdown(probe: dict[str, dict], limits: dict, what: str = "texts/s") 
     native = "native" if limits["native_bf16"] else \
         "emulated: no native bf16 here, so auto computes in float32 and no fraction of it is shown"
     return ("\n".join(lines) + f"\n\nMatmul rates measured in this run ({limits['matmul_n']}^2 "
-            f"square products, best of 3): float32 {limits['float32']:.1f} GFLOP/s, bfloat16 "
+            f"square products, best of 3 per probe, best of {limits.get('probes', 1)} probes "
+            "(before and after)): float32 {limits['float32']:.1f} GFLOP/s, bfloat16 "
             f"{limits['bfloat16']:.1f} GFLOP/s ({native}).\n")
 
 

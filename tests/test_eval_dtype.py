@@ -64,10 +64,13 @@ def test_namespace_tells_float32_and_bfloat16_apart(minilm, monkeypatch):
     assert minilm.namespace == (f"{minilm.model_id[:32]}-{minilm.config_digest}-L64")
     assert bf16.namespace.endswith("-bf16-L64")
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)
-    auto = load_backend("minilm-l6", max_seq_length=64)
+    auto = load_backend("minilm-l6", max_seq_length=64, dtype="auto")
     assert auto.dtype == "bfloat16" and auto.namespace == bf16.namespace
+    default = load_backend("minilm-l6", max_seq_length=64)  # float32 unless asked (measured)
+    assert default.dtype == "float32" and default.namespace == minilm.namespace
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
-    assert load_backend("minilm-l6", max_seq_length=64).namespace == minilm.namespace
+    assert load_backend("minilm-l6", max_seq_length=64, dtype="auto").namespace == \
+        minilm.namespace
 
 
 def test_bfloat16_embeddings_agree_with_float32(minilm):
@@ -128,7 +131,7 @@ def test_config_and_cli_carry_the_dtype():
     from gecko_bench.cli import app
     from gecko_bench.config import EvalConfig, TrainConfig, apply_overrides, resolve
 
-    assert EvalConfig().dtype == "auto" and TrainConfig().dtype == "auto"
+    assert EvalConfig().dtype == "float32" and TrainConfig().dtype == "float32"  # measured
     prof = apply_overrides(resolve("tiny"), ["eval.dtype=float32", "train.dtype=bfloat16"])
     assert (prof.eval.dtype, prof.train.dtype) == ("float32", "bfloat16")
     res = CliRunner().invoke(app, ["eval", "--model", "minilm-l6", "--tasks", "STS12",

@@ -16,12 +16,13 @@ from trainers.core import train_dtype, training_args
 
 def test_train_dtype_follows_the_shared_rule(monkeypatch, tmp_path):
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)
-    assert train_dtype(tiny_cfg(), "cpu") == "bfloat16"
-    assert training_args(tmp_path, tiny_cfg(), 1, 2, "cpu").bf16 is True
+    assert train_dtype(tiny_cfg(dtype="auto"), "cpu") == "bfloat16"
+    assert training_args(tmp_path, tiny_cfg(dtype="auto"), 1, 2, "cpu").bf16 is True
     assert training_args(tmp_path, tiny_cfg(dtype="float32"), 1, 2, "cpu").bf16 is False
+    assert train_dtype(tiny_cfg(), "cpu") == "float32"  # the default, until measured
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
-    assert train_dtype(tiny_cfg(), "cpu") == "float32"
-    assert training_args(tmp_path, tiny_cfg(), 1, 2, "cpu").bf16 is False
+    assert train_dtype(tiny_cfg(dtype="auto"), "cpu") == "float32"
+    assert training_args(tmp_path, tiny_cfg(dtype="auto"), 1, 2, "cpu").bf16 is False
     assert training_args(tmp_path, tiny_cfg(dtype="bfloat16"), 1, 2, "cpu").bf16 is True
     with pytest.raises(InputError, match="unknown train dtype 'half'; valid: auto, float32"):
         train_dtype(tiny_cfg(dtype="half"), "cpu")

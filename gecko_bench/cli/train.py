@@ -26,9 +26,9 @@ STEPS = typer.Option(None, "--steps", help="Optimizer steps (default: the profil
 BATCH = typer.Option(None, "--batch-size", help="Batch size (default: the profile's).")
 SAVE = typer.Option(None, "--save-steps", help="Checkpoint every N steps (resume point).")
 SEQ = typer.Option(None, "--max-seq-length", help="Truncate texts to N tokens.")
-DTYPE = typer.Option(None, "--dtype", help="auto (bfloat16 mixed precision where the CPU/GPU "
-                     "runs it natively, float32 elsewhere) | float32 | bfloat16 (default: the "
-                     "profile's, auto). The resolved dtype is part of the checkpoint key.")
+DTYPE = typer.Option(None, "--dtype", help="float32 | bfloat16 (mixed precision) | auto "
+                     "(bfloat16 where the CPU/GPU runs it natively, float32 elsewhere); default: "
+                     "the profile's (float32). The resolved dtype is part of the checkpoint key.")
 UNIFIED = typer.Option(True, "--unified-format/--no-unified-format",
                        help="'task: .. | query: ..' / 'title: .. | text: ..' (default) or plain "
                        "'{task} {text}' (the paper's ablation).")

