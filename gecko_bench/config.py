@@ -33,6 +33,10 @@ class FretConfig:
     corpus_size: int | None = 2000  # passages searched for neighbours (None: every seed passage)
     gen_attempts: int = 2  # generations per seed before it counts as rejected
     max_new_tokens: int = 64
+    # RRF fuses these rankings: ql, rc (raw log p(Yes)), rc_norm (Yes vs No), retriever.
+    rankers: list[str] = field(default_factory=lambda: ["ql", "rc"])
+    # Round-trip filter: none, or retriever:K / teacher:K (joined by +: both must hold).
+    filter: str = "none"
 
 
 @dataclass

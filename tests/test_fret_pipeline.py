@@ -106,10 +106,12 @@ def test_every_neighbour_keeps_all_scores_and_consistent_ranks(built):
     db, ds, _ = built
     nb = S.fret_neighbours_frame(db, ds)
     for _, g in nb.groupby("query_id"):
-        for col in ("retriever_rank", "ql_rank", "rc_rank", "rrf_rank"):
+        for col in ("retriever_rank", "ql_rank", "rc_rank", "rc_norm_rank", "rrf_rank"):
             assert sorted(g[col]) == list(range(1, CFG.n_neighbours + 1))
-        best_ql = g.sort_values("ql_rank")["ql_score"].tolist()
-        assert best_ql == sorted(best_ql, reverse=True)
+        for score in ("ql", "rc", "rc_norm"):
+            best = g.sort_values(f"{score}_rank")[f"{score}_score"].tolist()
+            assert best == sorted(best, reverse=True)
+        assert ((g["rc_score"] < g["rc_norm_score"]) & (g["rc_norm_score"] < 0)).all()
         fused = (1 / g["ql_rank"] + 1 / g["rc_rank"]).tolist()
         assert g["rrf_score"].tolist() == pytest.approx(fused)
 
@@ -145,7 +147,8 @@ def test_remining_every_strategy_without_the_llm(built, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert n == len(rows) > 0
     assert set(rows[0]) == {"id", "task", "task_type", "query", "positive", "positive_title",
-                            "negative", "negative_title", "source"}
+                            "negative", "negative_title", "source", "positive_score",
+                            "negative_score", "neighbour_scores"}
     assert all(r["source"] == "fret" and r["query"] and r["positive"] for r in rows)
     with pytest.raises(InputError, match="negative strategy"):
         fret.mine(ds, "p1", "range:5-2", db_path=db)
@@ -173,7 +176,7 @@ def test_query_likelihood_ranks_the_true_passage_first(llm):
     apollo = next(p for p in corpus.values() if p.title.startswith("Apollo 11: Splashdown"))
     others = [p for p in corpus.values() if p.source != "wikipedia"][:3]
     query = "where did the Apollo 11 astronauts land when they came back to Earth"
-    ql, _ = score_pairs(llm, [(p.text, query) for p in [apollo] + others])
+    ql = score_pairs(llm, [(p.text, query) for p in [apollo] + others])["ql"]
     assert ranks(ql)[0] == 1
 
 
@@ -200,7 +203,10 @@ def test_dataset_id_names_the_compute_dtype():
     ids = {d: fret.dataset_id(dataclasses.replace(CFG, llm_dtype=d)) for d in
            ("float32", "bfloat16")}
     assert ids["float32"] != ids["bfloat16"]
-    assert fret.dataset_id(CFG, device="cuda") == ids["bfloat16"]  # auto is bfloat16 on CUDA
+    from gecko_bench.fret.pipeline import compute_dtype
+
+    # auto names what it resolves to on the device (bfloat16 on a CUDA GPU that has it)
+    assert fret.dataset_id(CFG, device="cuda") == ids[compute_dtype(CFG, "cuda")]
     with pytest.raises(InputError, match="unknown LLM dtype"):
         fret.dataset_id(dataclasses.replace(CFG, llm_dtype="float16"))
 
@@ -230,3 +236,222 @@ def test_seed_is_never_the_hard_negative_when_p1_is_not_the_seed():
     assert mine("s", nbrs, "p1", "none", rng) == ("a", None)
     # positive = seed: the seed is the positive, so it is excluded as before
     assert mine("s", nbrs, "seed", "lowest", rng) == ("s", "c")
+
+
+def _one_batch(db, ds="fret-old", rc_norm=(-0.2, -0.9)):
+    meta = {"dataset_id": ds, "llm": "x", "retriever": "y", "n_seeds": 1, "n_neighbours": 2,
+            "n_shards": 1, "rrf_k": 0.0, "config": {}}
+    rows = {"fret_passages": [("s", "", "seed text", "t", "", 0), ("o", "", "other", "t", "",
+                                                                     None)],
+            "fret_queries": [(f"{ds}:s", "s", 0, 0, 0, "task", "qa", "qa", "a query")],
+            "fret_rejects": [],
+            "fret_neighbours": [(f"{ds}:s", "s", True, 1, 0.9, -1.0, 1, -2.0, 2, 1.5, 1,
+                                 rc_norm[0], 1),
+                                (f"{ds}:s", "o", False, 2, 0.5, -3.0, 2, -1.0, 1, 1.5, 2,
+                                 rc_norm[1], 2)]}
+    S.write_batch(db, meta, {"shard": 0, "batch_index": 0, "n_seeds": 1, "n_queries": 1,
+                             "n_rejects": 0, "seconds": 0.1}, rows)
+
+
+def test_rc_norm_columns_are_added_to_an_older_file_and_merge_by_name(tmp_path):
+    """A file whose fret_neighbours predates rc_norm_*: readers see NULL, the next write adds the
+    columns (ALTER ... ADD COLUMN IF NOT EXISTS), merge copies an old shard by column name."""
+    old = tmp_path / "old.duckdb"
+    _one_batch(old)
+    con = duckdb.connect(str(old))
+    con.execute("ALTER TABLE fret_neighbours DROP COLUMN rc_norm_rank")
+    con.execute("ALTER TABLE fret_neighbours DROP COLUMN rc_norm_score")
+    con.close()
+    nb = S.fret_neighbours_frame(old, "fret-old")  # read-only: no column yet, NULLs
+    assert nb["rc_norm_score"].isna().all() and len(nb) == 2
+    new = tmp_path / "new.duckdb"
+    _one_batch(new, "fret-new")
+    added = S.merge([str(old)], new)
+    assert added["fret_neighbours"] == 2
+    merged = S.fret_neighbours_frame(new, "fret-old")
+    assert merged["rc_norm_score"].isna().all()
+    assert S.fret_neighbours_frame(new, "fret-new")["rc_norm_score"].tolist() == [-0.2, -0.9]
+    _one_batch(old, "fret-again")  # a write upgrades the old file in place
+    assert S.fret_neighbours_frame(old, "fret-again")["rc_norm_score"].tolist() == [-0.2, -0.9]
+
+
+def test_rankers_setting_decides_the_fusion_and_the_dataset_id():
+    from gecko_bench.fret.pipeline import rank_neighbours
+
+    scores = {"ql": [-1.0, -0.5, -2.0, -0.1], "rc": [-3.0, -1.0, -0.2, -2.0],
+              "rc_norm": [-0.1, -0.9, -0.3, -0.7]}
+    sims = [0.9, 0.8, 0.7, 0.6]
+    default = rank_neighbours(sims, scores, 0.0)
+    assert default["rrf"] == pytest.approx(rrf([default["ql_rank"], default["rc_rank"]]))
+    only_ql = rank_neighbours(sims, scores, 0.0, ["ql"])
+    assert only_ql["rrf_rank"] == only_ql["ql_rank"] == [3, 2, 4, 1]
+    mixed = rank_neighbours(sims, scores, 0.0, ["ql", "rc_norm", "retriever"])
+    # ql ranks [3,2,4,1], rc_norm ranks [1,4,2,3], retriever [1,2,3,4]
+    assert mixed["rrf"] == pytest.approx([1/3 + 1 + 1, 1/2 + 1/4 + 1/2, 1/4 + 1/2 + 1/3,
+                                          1 + 1/3 + 1/4])
+    assert mixed["rrf_rank"] == [1, 3, 4, 2]
+    base = fret.dataset_id(CFG)
+    assert fret.dataset_id(dataclasses.replace(CFG, rankers=["ql", "rc"])) == base
+    ids = {fret.dataset_id(dataclasses.replace(CFG, rankers=r))
+           for r in (["ql"], ["ql", "rc_norm"], ["rc_norm", "ql"], ["ql", "retriever"])}
+    assert len(ids) == 4 and base not in ids
+    for bad, message in ((["ql", "bm25"], "unknown ranker"), ([], "at least one"),
+                         (["ql", "ql"], "twice")):
+        with pytest.raises(InputError, match=message):
+            fret.dataset_id(dataclasses.replace(CFG, rankers=bad))
+
+
+class _NoLLM(__import__("gecko_bench.llm", fromlist=["LLM"]).LLM):
+    """Fails the test on any LLM call: derived datasets must come from stored scores alone."""
+
+    def generate(self, *a, **k):
+        raise AssertionError("the LLM was asked to generate")
+
+    def token_logprobs(self, *a, **k):
+        raise AssertionError("the LLM was asked to score")
+
+
+def _seed_ranks(db, ds):
+    nb = S.fret_neighbours_frame(db, ds)
+    out = {}
+    for q in S.fret_queries_frame(db, ds).itertuples():
+        row = nb[(nb.query_id == q.query_id) & nb.is_seed]
+        out[q.seed_id] = (int(row.retriever_rank.iloc[0]), int(row.rrf_rank.iloc[0])) \
+            if len(row) else None
+    return out
+
+
+def test_rankers_and_filter_derive_from_stored_scores_without_the_llm(built):
+    db, ds, _ = built
+    source = S.fret_neighbours_frame(db, ds)
+    queries = S.fret_queries_frame(db, ds)
+    ql_only = fret.build(dataclasses.replace(CFG, rankers=["ql"]), db_path=db, llm=_NoLLM(),
+                         show_progress=False)
+    assert ql_only not in (ds, fret.dataset_id(CFG))
+    nb = S.fret_neighbours_frame(db, ql_only)
+    assert (nb["rrf_rank"] == nb["ql_rank"]).all()
+    assert sorted(nb["ql_score"]) == sorted(source["ql_score"])  # the stored doubles, reused
+    assert S.fret_queries_frame(db, ql_only)["query"].tolist() == queries["query"].tolist()
+
+    ranks_of = _seed_ranks(db, ds)
+    found = sorted(r[0] for r in ranks_of.values() if r)
+    for spec, keep in [
+        (f"retriever:{found[len(found) // 2] if found else 1}",
+         lambda r, k: r is not None and r[0] <= k[0]),
+        ("retriever:4+teacher:1", lambda r, k: r is not None and r[1] <= 1),
+    ]:
+        ks = [int(part.split(":")[1]) for part in spec.split("+")]
+        expected = {s for s, r in ranks_of.items() if keep(r, ks)}
+        cfg = dataclasses.replace(CFG, filter=spec)
+        if not expected:
+            with pytest.raises(InputError, match="keeps no query"):
+                fret.build(cfg, db_path=db, llm=_NoLLM(), show_progress=False)
+            continue
+        got = fret.build(cfg, db_path=db, llm=_NoLLM(), show_progress=False)
+        kept = S.fret_queries_frame(db, got)
+        assert set(kept["seed_id"]) == expected
+        rejects = S.fret_rejects_frame(db, got)
+        dropped = rejects[rejects["reason"].str.startswith("filter:")]
+        assert set(dropped["seed_id"]) == set(queries["seed_id"]) - expected
+        by_seed = dict(zip(queries["seed_id"], queries["query"]))
+        assert all(r.raw_output == by_seed[r.seed_id] for r in dropped.itertuples())
+        assert len(rejects) - len(dropped) == len(S.fret_rejects_frame(db, ds))
+        row = S.fret_datasets_frame(db).set_index("dataset_id").loc[got]
+        assert row.status == "complete" and row.n_queries == len(expected)
+        assert json.loads(row.config)["derived_from"] == ds
+    with pytest.raises(InputError, match="fret.filter must be"):
+        fret.dataset_id(dataclasses.replace(CFG, filter="retriever:0"))
+
+
+class _Replay(__import__("gecko_bench.llm", fromlist=["LLM"]).LLM):
+    """The real LLM, memoised: a second build with the same inputs replays its outputs (and
+    fails on any input the first build did not send), so the filter path of `build` can be
+    compared with derivation at the cost of one LLM build."""
+
+    def __init__(self, llm):
+        self.llm, self.name, self.dtype = llm, llm.name, llm.dtype
+        self.memo: dict = {}
+        self.frozen = False
+
+    def _get(self, key, compute):
+        if key not in self.memo:
+            assert not self.frozen, f"new LLM input in replay: {key[0]}"
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def generate(self, prompts, max_new_tokens=64, temperature=0.7, seed=0, stop=("\n\n",)):
+        return self._get(("gen", tuple(prompts), max_new_tokens, temperature, seed, tuple(stop)),
+                         lambda: self.llm.generate(prompts, max_new_tokens, temperature, seed,
+                                                   stop))
+
+    def token_logprobs(self, prompts, continuations, prefix=""):
+        return self._get(("tok", tuple(prompts), tuple(continuations), prefix),
+                         lambda: self.llm.token_logprobs(prompts, continuations, prefix))
+
+    def choice_logprobs(self, prompts, choices, prefix=""):
+        return self._get(("choice", tuple(prompts), tuple(choices), prefix),
+                         lambda: self.llm.choice_logprobs(prompts, choices, prefix))
+
+
+@pytest.mark.slow
+def test_filtered_build_equals_the_filter_applied_to_stored_scores(tmp_path, llm):
+    """The round-trip filter inside a build and derived from stored scores (no LLM) keep the
+    same queries and record the same rejects (issue 15.4)."""
+    import shutil
+
+    cfg = dataclasses.replace(CFG, n_seeds=2, batch_size=2)
+    replay = _Replay(llm)
+    db = tmp_path / "a.duckdb"
+    base = fret.build(cfg, db_path=db, llm=replay, show_progress=False)
+    replay.frozen = True
+    ranks_of = _seed_ranks(db, base)
+    found = sorted(r[0] for r in ranks_of.values() if r) or [1]
+    spec = f"retriever:{found[0]}+teacher:{cfg.n_neighbours}"
+    copy = tmp_path / "b.duckdb"
+    shutil.copy(db, copy)
+    direct = fret.build(dataclasses.replace(cfg, filter=spec), db_path=db, llm=replay,
+                        show_progress=False, derive_scores=False)
+    derived = fret.build(dataclasses.replace(cfg, filter=spec), db_path=copy, llm=_NoLLM(),
+                         show_progress=False)
+    assert direct == derived
+    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
+        assert frame(db, direct).equals(frame(copy, derived)), frame.__name__
+    kept = set(S.fret_queries_frame(db, direct)["seed_id"])
+    assert kept == {s for s, r in ranks_of.items() if r and r[0] <= found[0]}
+    reasons = S.fret_rejects_frame(db, direct)["reason"]
+    assert reasons.str.startswith("filter:retriever").sum() == len(ranks_of) - len(kept)
+
+
+def test_exported_rows_carry_the_teachers_scores(built, tmp_path):
+    """positive_score / negative_score (the fused RRF score that chose them) and every
+    neighbour's scores, for margin or KL distillation (issue 15.6)."""
+    from trainers.data import read_fret_jsonl
+
+    db, ds, _ = built
+    nb = S.fret_neighbours_frame(db, ds)
+    for positive, negative in (("p1", "lowest"), ("seed", "none")):
+        out = tmp_path / f"{positive}-{negative}.jsonl"
+        fret.export_training_jsonl(ds, out, positive, negative, db_path=db)
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        mined = fret.mine(ds, positive, negative, db_path=db).set_index("query_id")
+        for row in rows:
+            g = nb[nb.query_id == row["id"]].set_index("passage_id")
+            m = mined.loc[row["id"]]
+            want_pos = g.rrf_score.get(m.positive_id)
+            assert row["positive_score"] == (None if want_pos is None else
+                                             pytest.approx(want_pos))
+            if negative == "none":
+                assert row["negative"] is None and row["negative_score"] is None
+            else:
+                assert row["negative_score"] == pytest.approx(g.rrf_score[m.negative_id])
+                assert row["positive_score"] > row["negative_score"]
+            listed = row["neighbour_scores"]
+            assert [n["rrf_rank"] for n in listed] == list(range(1, CFG.n_neighbours + 1))
+            for n in listed:
+                stored = g.loc[n["id"]]
+                for key in ("ql", "rc", "rc_norm", "rrf", "retriever"):
+                    assert n[key] == pytest.approx(stored[f"{key}_score"])
+                assert n["text"] == stored.text and n["is_seed"] == bool(stored.is_seed)
+        examples = read_fret_jsonl(out)
+        assert [e.positive_score for e in examples] == [r["positive_score"] for r in rows]
+        assert [e.negative_score for e in examples] == [r["negative_score"] for r in rows]

@@ -116,3 +116,43 @@ def test_missing_and_corrupt_gguf_fail_clearly(tmp_path, monkeypatch):
     with pytest.raises(AssetError, match="no LLM named"):
         load_llm(str(tmp_path / "absent.gguf"))
     assert not (tmp_path / "llm-cache").exists()
+
+
+def test_rc_normalised_matches_plain_transformers_forward(llm):
+    """RC normalised = log p(" Yes") - logsumexp(log p(" Yes"), log p(" No")) at the label
+    position, checked against a plain transformers forward of the whole prompt (issue 15.2)."""
+    import math
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret.pipeline import score_pairs
+    from gecko_bench.llm.base import LLM
+    from gecko_bench.llm.transformers_backend import cached_hf_folder
+
+    pairs = [("Paris is the capital and largest city of France.", "capital of france"),
+             ("The cat sat on the mat and purred loudly all afternoon.", "capital of france"),
+             ("Debian is a free operating system.", "what is debian")]
+    scores = score_pairs(llm, pairs)
+    folder = cached_hf_folder("smollm2-135m")
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    (yes,), (no,) = (tok(t, add_special_tokens=False)["input_ids"] for t in (" Yes", " No"))
+    for (passage, query), raw, norm in zip(pairs, scores["rc"], scores["rc_norm"]):
+        prompt, label = P.rc_pair(passage, query)
+        assert label == " Yes"
+        ids = tok(P.rc_prefix() + prompt, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(ids).logits[0, -1].float(), dim=-1)
+        lp_yes, lp_no = logp[yes].item(), logp[no].item()
+        assert raw == pytest.approx(lp_yes, abs=2e-3)
+        hand = lp_yes - math.log(math.exp(lp_yes) + math.exp(lp_no))
+        assert norm == pytest.approx(hand, abs=2e-3)
+        assert raw < norm < 0  # Yes and No hold only part of the vocabulary's mass
+    # the one-forward fast path agrees with the generic one-scoring-per-label path
+    rc = [P.rc_pair(p, q)[0] for p, q in pairs]
+    fast = llm.choice_logprobs(rc, P.RC_LABELS, prefix=P.rc_prefix())
+    generic = LLM.choice_logprobs(llm, rc, P.RC_LABELS, prefix=P.rc_prefix())
+    assert sum(fast, []) == pytest.approx(sum(generic, []), abs=1e-3)
+

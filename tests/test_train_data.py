@@ -178,3 +178,14 @@ def test_examples_without_negative_get_none_invented(rows):
     nothing = [Example(**{**r, "negative": None, "negative_title": None}) for r in rows[:4]]
     assert to_dataset(nothing).column_names == ["anchor", "positive"]  # in-batch only
     assert to_dataset(exs).column_names == ["anchor", "positive", "negative"]  # as before
+
+
+def test_reader_keeps_teacher_scores_and_refuses_bad_ones(rows, tmp_path):
+    scored = [{**rows[0], "positive_score": 1.5, "negative_score": 0.25,
+               "neighbour_scores": [{"id": "x", "ql": -1.0}]}, rows[1]]
+    exs = read_fret_jsonl(write_jsonl(scored, tmp_path / "scored.jsonl"))
+    assert (exs[0].positive_score, exs[0].negative_score) == (1.5, 0.25)
+    assert (exs[1].positive_score, exs[1].negative_score) == (None, None)
+    bad = write_jsonl([{**rows[0], "positive_score": "high"}], tmp_path / "bad.jsonl")
+    with pytest.raises(InputError, match=r"bad.jsonl:1: 'positive_score' has type str"):
+        read_fret_jsonl(bad)

@@ -23,6 +23,8 @@ COLUMNS = ("anchor", "positive", "negative")
 FRET_KEYS = {"id": str, "task": str, "task_type": str, "query": str, "positive": str,
              "positive_title": str, "negative": (str, type(None)),
              "negative_title": (str, type(None)), "source": str}
+# Optional teacher scores (FRet export): kept on the Example for margin / KL distillation.
+SCORE_KEYS = ("positive_score", "negative_score")
 SAMPLING = ("original", "uniform")
 
 
@@ -44,6 +46,8 @@ class Example:
     negative: str | None = None
     negative_title: str | None = None
     symmetric: bool = False
+    positive_score: float | None = None  # teacher's score of the positive (FRet: RRF score)
+    negative_score: float | None = None
 
 
 def read_fret_jsonl(path: str | Path) -> list[Example]:
@@ -59,7 +63,13 @@ def read_fret_jsonl(path: str | Path) -> list[Example]:
         for key in ("task", "query", "positive"):
             if not row[key].strip():
                 raise InputError(f"{path}:{lineno}: {key!r} is empty")
-        out.append(Example(**{k: row[k] for k in FRET_KEYS}))
+        for key in SCORE_KEYS:
+            value = row.get(key)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, float))):
+                raise InputError(f"{path}:{lineno}: {key!r} has type {type(value).__name__}")
+        out.append(Example(**{k: row[k] for k in FRET_KEYS},
+                           **{k: row.get(k) for k in SCORE_KEYS}))
     if not out:
         raise InputError(f"FRet training file {path} is empty")
     return out

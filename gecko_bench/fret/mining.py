@@ -38,26 +38,55 @@ def mine(dataset_id: str, positive: str = "p1", negative: str = "lowest",
     return S.fret_examples_frame(db_path, dataset_id, positive, negative)
 
 
+def _num(value) -> float | int | None:
+    """A stored number as plain JSON (numpy scalars unwrapped, NaN/None -> None)."""
+    if value is None or pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def export_training_jsonl(dataset_id: str, path: str | Path, positive: str = "p1",
                           negative: str = "lowest", db_path: str | Path | None = None) -> int:
     """Write the trainer's JSONL (one example per line); return the number of rows.
 
     Keys: id, task, task_type, query, positive, positive_title, negative, negative_title
-    (null when the strategy gives none), source ("fret").
+    (null when the strategy gives none), source ("fret"), and the teacher's scores for
+    margin / KL distillation:
+
+    - ``positive_score``, ``negative_score``: the fused RRF score (over the dataset's
+      ``fret.rankers``) of the positive and the negative, the score that chose them; null for
+      no negative, or for a ``seed`` positive the retriever did not return;
+    - ``neighbour_scores``: every neighbour of the query in RRF order, each ``{id, title, text,
+      is_seed, retriever_rank, rrf_rank, retriever, ql, rc, rc_norm, rrf}`` (cosine, mean QL
+      log-prob, raw log p(Yes), Yes-vs-No log-prob, RRF score).
     """
     frame = mine(dataset_id, positive, negative, db_path)
+    nb = S.fret_neighbours_frame(db_path, dataset_id)
+    by_query = {qid: g for qid, g in nb.groupby("query_id", sort=False)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for r in frame.itertuples(index=False):
             has_neg = isinstance(r.negative_id, str)
+            g = by_query[r.query_id].sort_values("rrf_rank")
+            rrf_of = dict(zip(g["passage_id"], g["rrf_score"]))
             fh.write(json.dumps({
                 "id": r.query_id, "task": r.task, "task_type": r.task_type, "query": r.query,
                 "positive": r.positive, "positive_title": r.positive_title or "",
                 "negative": r.negative if has_neg else None,
                 "negative_title": (r.negative_title or "") if has_neg else None,
-                "source": "fret"}, ensure_ascii=False) + "\n")
+                "source": "fret",
+                "positive_score": _num(rrf_of.get(r.positive_id)),
+                "negative_score": _num(rrf_of.get(r.negative_id)) if has_neg else None,
+                "neighbour_scores": [
+                    {"id": n.passage_id, "title": n.title or "", "text": n.text,
+                     "is_seed": bool(n.is_seed), "retriever_rank": int(n.retriever_rank),
+                     "rrf_rank": int(n.rrf_rank), "retriever": _num(n.retriever_score),
+                     "ql": _num(n.ql_score), "rc": _num(n.rc_score),
+                     "rc_norm": _num(n.rc_norm_score), "rrf": _num(n.rrf_score)}
+                    for n in g.itertuples(index=False)],
+            }, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return len(frame)
 

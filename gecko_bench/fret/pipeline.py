@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gecko_bench import config as C
 from gecko_bench.corpora.seeds import Passage, seed_passages
 from gecko_bench.errors import InputError
 from gecko_bench.fret import prompts as P
-from gecko_bench.fret.rank import ranks, rrf
+from gecko_bench.fret.rank import filter_reason, parse_filter, ranks, rrf
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as S
 
-IDENTITY_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours", "rrf_k",
-                   "temperature", "batch_size", "seed", "sources", "corpus_size", "gen_attempts",
-                   "max_new_tokens")
+# What decides the generated queries and every LLM score of a dataset ...
+SCORE_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours", "temperature",
+                "batch_size", "seed", "sources", "corpus_size", "gen_attempts", "max_new_tokens")
+# ... and what then decides its ranks and which queries it keeps (no LLM call needed).
+RANK_FIELDS = ("rrf_k", "rankers", "filter")
+IDENTITY_FIELDS = SCORE_FIELDS + RANK_FIELDS
 
 
 def compute_dtype(cfg: C.FretConfig, device: str = "cpu") -> str:
@@ -41,13 +46,42 @@ def compute_dtype(cfg: C.FretConfig, device: str = "cpu") -> str:
     return resolve_dtype(cfg.llm_dtype, device)
 
 
+def check_rankers(rankers: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The RRF inputs of ``fret.rankers`` as a tuple; InputError when empty, unknown or
+    repeated."""
+    if not rankers:
+        raise InputError(f"fret.rankers needs at least one of {', '.join(RANKERS)}")
+    unknown = [r for r in rankers if r not in RANKERS]
+    if unknown:
+        raise InputError(f"unknown ranker(s) {', '.join(map(repr, unknown))} in fret.rankers; "
+                         f"valid: {', '.join(RANKERS)}")
+    if len(set(rankers)) != len(rankers):
+        raise InputError(f"fret.rankers lists a ranker twice: {','.join(rankers)}")
+    return tuple(rankers)
+
+
+def _hash(ident: dict) -> str:
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def scores_id(cfg: C.FretConfig, device: str = "cpu") -> str:
+    """Id of what the LLM computed for a config (queries and every neighbour's scores): two
+    configs that differ only in :data:`RANK_FIELDS` share it, so one dataset can be derived
+    from the other's stored scores without the LLM."""
+    ident = {k: getattr(cfg, k) for k in SCORE_FIELDS} | {"prompts": P.PROMPT_VERSION,
+                                                          "dtype": compute_dtype(cfg, device)}
+    return "scores-" + _hash(ident)
+
+
 def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
     """Deterministic id of the dataset a config builds on `device` (prompt version and the
     LLM's compute dtype included: bfloat16 and float32 scores rank neighbours slightly
-    differently)."""
+    differently; the RRF inputs and the query filter too)."""
+    check_rankers(cfg.rankers)
+    parse_filter(cfg.filter)
     ident = {k: getattr(cfg, k) for k in IDENTITY_FIELDS} | {"prompts": P.PROMPT_VERSION,
                                                              "dtype": compute_dtype(cfg, device)}
-    return "fret-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+    return "fret-" + _hash(ident)
 
 
 def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int]:
@@ -170,53 +204,155 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
     return out
 
 
-def score_pairs(llm: LLM, pairs: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
-    """Stage 3 scores for (passage, query) pairs: (QL mean log-prob, RC log p(Yes))."""
+SCORERS = ("ql", "rc", "rc_norm")  # LLM scores of every neighbour (stored, each with its rank)
+RANKERS = SCORERS + ("retriever",)  # what RRF may fuse (fret.rankers)
+
+
+def _logsumexp(xs: list[float]) -> float:
+    m = max(xs)
+    return m + math.log(sum(math.exp(x - m) for x in xs))
+
+
+def score_pairs(llm: LLM, pairs: list[tuple[str, str]]) -> dict[str, list[float]]:
+    """Stage 3 scores for (passage, query) pairs, one list per scorer (:data:`SCORERS`):
+
+    - ``ql``: query likelihood, mean log p(query tokens | passage) under the QL prompt;
+    - ``rc``: relevance classification, raw log p(" Yes" | passage, query) over the whole
+      vocabulary (what v1 datasets stored);
+    - ``rc_norm``: the same label normalised over the label set, log p(" Yes") -
+      logsumexp(log p(" Yes"), log p(" No")), i.e. log P(Yes | Yes or No) at the label position.
+    """
     ql = [P.ql_pair(p, q) for p, q in pairs]
-    rc = [P.rc_pair(p, q) for p, q in pairs]
+    rc = [P.rc_pair(p, q)[0] for p, q in pairs]
     ql_scores = llm.logprobs([a for a, _ in ql], [b for _, b in ql], prefix=P.ql_prefix())
-    rc_scores = llm.logprobs([a for a, _ in rc], [b for _, b in rc], prefix=P.rc_prefix(),
-                             reduce="sum")
-    return ql_scores, rc_scores
+    labels = llm.choice_logprobs(rc, P.RC_LABELS, prefix=P.rc_prefix()) if pairs else []
+    return {"ql": ql_scores, "rc": [row[0] for row in labels],
+            "rc_norm": [row[0] - _logsumexp(row) for row in labels]}
 
 
-def rank_neighbours(ret_scores: list[float], ql: list[float], rc: list[float],
-                    k: float) -> dict[str, list]:
-    """QL, RC and RRF ranks for one query's neighbours (ties: better retriever rank first)."""
+def rank_neighbours(ret_scores: list[float], scores: dict[str, list[float]], k: float,
+                    rankers: tuple[str, ...] | list[str] = ("ql", "rc")) -> dict[str, list]:
+    """Ranks of one query's neighbours by the retriever and each LLM score, and their RRF over
+    `rankers` (any of :data:`RANKERS`; ties: better rank by the first ranker, then by the
+    retriever)."""
     ret_rank = list(range(1, len(ret_scores) + 1))
-    ql_rank = ranks(ql, ret_rank)
-    rc_rank = ranks(rc, ret_rank)
-    fused = rrf([ql_rank, rc_rank], k)
-    rrf_rank = ranks(fused, [q * 10_000 + r for q, r in zip(ql_rank, ret_rank)])
-    return {"retriever_rank": ret_rank, "ql_rank": ql_rank, "rc_rank": rc_rank,
-            "rrf": fused, "rrf_rank": rrf_rank}
+    out: dict[str, list] = {"retriever_rank": ret_rank}
+    for name in SCORERS:
+        if name in scores:
+            out[f"{name}_rank"] = ranks(scores[name], ret_rank)
+    lists = [out[f"{r}_rank"] for r in rankers]
+    fused = rrf(lists, k)
+    out["rrf"] = fused
+    out["rrf_rank"] = ranks(fused, [a * 10_000 + r for a, r in zip(lists[0], ret_rank)])
+    return out
 
 
 def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.ndarray,
-          ql: list[float], rc: list[float], cfg: C.FretConfig, ds: str, shard: int,
+          scores: dict[str, list[float]], cfg: C.FretConfig, ds: str, shard: int,
           batch_index: int) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = {t: [] for t in S._INSERT_COLUMNS}
     passages: dict[str, tuple] = {}
     n = cfg.n_neighbours
+    conditions = parse_filter(cfg.filter)
+    filtered = []
     for qi, g in enumerate(result.queries):
         qid = f"{ds}:{g.seed.id}"
+        mine = {k: v[qi * n:(qi + 1) * n] for k, v in scores.items()}
+        r = rank_neighbours(sims[qi].tolist(), mine, cfg.rrf_k, cfg.rankers)
+        at = [j for j, ci in enumerate(idx[qi]) if corpus[ci].id == g.seed.id]
+        why = filter_reason(conditions, {"retriever": at[0] + 1 if at else None,
+                                         "teacher": r["rrf_rank"][at[0]] if at else None})
+        if why:  # dropped by the round-trip filter: a reject whose raw output is the query
+            filtered.append((g.seed.id, g.attempt, why, g.query))
+            continue
         rows["fret_queries"].append((qid, g.seed.id, shard, batch_index, g.attempt, g.task,
                                      g.task_type, g.example_type, g.query))
         passages[g.seed.id] = (g.seed.id, g.seed.title, g.seed.text, g.seed.source,
                                g.seed.licence, g.seed_index)
-        r = rank_neighbours(sims[qi].tolist(), ql[qi * n:(qi + 1) * n], rc[qi * n:(qi + 1) * n],
-                            cfg.rrf_k)
         for j, ci in enumerate(idx[qi]):
             p = corpus[ci]
             passages.setdefault(p.id, (p.id, p.title, p.text, p.source, p.licence, None))
             rows["fret_neighbours"].append(
                 (qid, p.id, p.id == g.seed.id, r["retriever_rank"][j], float(sims[qi, j]),
-                 ql[qi * n + j], r["ql_rank"][j], rc[qi * n + j], r["rc_rank"][j],
-                 r["rrf"][j], r["rrf_rank"][j]))
+                 mine["ql"][j], r["ql_rank"][j], mine["rc"][j], r["rc_rank"][j],
+                 r["rrf"][j], r["rrf_rank"][j], mine["rc_norm"][j], r["rc_norm_rank"][j]))
     rows["fret_passages"] = list(passages.values())
     rows["fret_rejects"] = [(s, a, shard, batch_index, why, raw)
-                            for s, a, why, raw in result.rejects]
+                            for s, a, why, raw in result.rejects + filtered]
     return rows
+
+
+# ---------------------------------------------------------------- derive (no LLM)
+
+
+def _py(value):
+    """A numpy/pandas scalar as a plain Python value (NaN/NA -> None) for DuckDB."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
+           meta: dict) -> None:
+    """Store dataset `ds` of `cfg` from the stored scores of `source`, without the LLM.
+
+    `source` has the same queries and LLM scores (same :func:`scores_id`) and no query filter;
+    each query's neighbours are re-ranked by ``cfg.rankers`` / ``cfg.rrf_k`` exactly as a
+    build would (the same :func:`rank_neighbours` on the same stored doubles) and
+    ``cfg.filter`` drops queries as rejects, so the result equals a fresh build's.
+    """
+    data = S.dataset_rows(db_path, source)
+    nb = data["fret_neighbours"].sort_values(["query_id", "retriever_rank"])
+    if nb["rc_norm_score"].isna().any():
+        raise InputError(f"{source} has no normalised RC scores (built before prompt v2); "
+                         "rebuild it")
+    conditions = parse_filter(cfg.filter)
+    groups = dict(tuple(nb.groupby("query_id", sort=False)))
+    rows: dict[str, list[tuple]] = {t: [] for t in S._INSERT_COLUMNS}
+    rows["fret_rejects"] = [tuple(map(_py, r))
+                            for r in data["fret_rejects"].itertuples(index=False)]
+    kept_seeds: set[str] = set()
+    used: set[str] = set()
+    for q in data["fret_queries"].itertuples(index=False):
+        g = groups[q.query_id]
+        scores = {k: g[f"{k}_score"].tolist() for k in SCORERS}
+        r = rank_neighbours(g["retriever_score"].tolist(), scores, cfg.rrf_k, cfg.rankers)
+        at = [j for j, pid in enumerate(g["passage_id"]) if pid == q.seed_id]
+        why = filter_reason(conditions, {"retriever": at[0] + 1 if at else None,
+                                         "teacher": r["rrf_rank"][at[0]] if at else None})
+        if why:
+            rows["fret_rejects"].append(tuple(map(_py, (q.seed_id, q.attempt, q.shard,
+                                                        q.batch_index, why, q.query))))
+            continue
+        qid = f"{ds}:{q.seed_id}"
+        rows["fret_queries"].append(tuple(map(_py, (qid, q.seed_id, q.shard, q.batch_index,
+                                                    q.attempt, q.task, q.task_type,
+                                                    q.example_type, q.query))))
+        kept_seeds.add(q.seed_id)
+        for j, n in enumerate(g.itertuples(index=False)):
+            used.add(n.passage_id)
+            rows["fret_neighbours"].append(tuple(map(_py, (
+                qid, n.passage_id, bool(n.is_seed), r["retriever_rank"][j], n.retriever_score,
+                n.ql_score, r["ql_rank"][j], n.rc_score, r["rc_rank"][j], r["rrf"][j],
+                r["rrf_rank"][j], n.rc_norm_score, r["rc_norm_rank"][j]))))
+    rows["fret_passages"] = [
+        tuple(map(_py, (p.passage_id, p.title, p.text, p.source, p.licence,
+                        p.seed_index if p.passage_id in kept_seeds else None)))
+        for p in data["fret_passages"].itertuples(index=False)
+        if p.passage_id in used or p.passage_id in kept_seeds]
+    per_batch_q = Counter((r[2], r[3]) for r in rows["fret_queries"])
+    per_batch_r = Counter((r[2], r[3]) for r in rows["fret_rejects"])
+    batches = [{"shard": int(b.shard), "batch_index": int(b.batch_index),
+                "n_seeds": int(b.n_seeds), "n_queries": per_batch_q[(b.shard, b.batch_index)],
+                "n_rejects": per_batch_r[(b.shard, b.batch_index)], "seconds": None}
+               for b in data["fret_batches"].itertuples(index=False)]
+    if not rows["fret_queries"]:
+        raise InputError(f"fret.filter={cfg.filter} keeps no query of {source} "
+                         f"({len(data['fret_queries'])} queries); nothing was stored")
+    n_shards = int(S.fret_datasets_frame(db_path).set_index("dataset_id").loc[source].n_shards)
+    S.write_derived(db_path, meta | {"n_shards": n_shards,
+                                     "config": meta["config"] | {"derived_from": source}},
+                    batches, rows)
 
 
 # ---------------------------------------------------------------- build
@@ -224,8 +360,13 @@ def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.
 
 def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "cpu",
           shard: str | tuple[int, int] | None = None, show_progress: bool = True,
-          llm: LLM | None = None, run_id: str | None = None) -> str:
+          llm: LLM | None = None, run_id: str | None = None, derive_scores: bool = True) -> str:
     """Build (or resume) the FRet dataset of `cfg`; return its id. Idempotent when complete.
+
+    When the store holds a complete unfiltered dataset with the same queries and LLM scores
+    (a config differing only in ``rrf_k``, ``rankers`` or ``filter``), the new dataset is
+    derived from those stored scores without loading the LLM (``derive_scores=False``: build
+    from scratch).
 
     All input checks (corpus, N, evaluation overlap, LLM file checksum) happen before anything
     is stored. If the first batch of a new dataset yields no parseable LLM output, or the whole
@@ -241,6 +382,17 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     state = S.build_state(db_path, ds)
     if state["status"] == "complete":
         return ds
+    sid = scores_id(cfg, device)
+    meta = {"dataset_id": ds, "llm": cfg.llm, "retriever": cfg.retriever,
+            "n_seeds": cfg.n_seeds, "n_neighbours": cfg.n_neighbours, "n_shards": n_shards,
+            "rrf_k": cfg.rrf_k,
+            "config": C.as_dict(cfg) | {"compute_dtype": dtype, "scores_id": sid},
+            "run_id": run_id}
+    if state["status"] is None and derive_scores:
+        source = S.scored_source(db_path, sid)
+        if source is not None:
+            derive(source, cfg, ds, db_path, meta)
+            return ds
     corpus, seeds = load_corpus(cfg)
     mine = [(j, p) for j, p in enumerate(seeds) if j % n_shards == i_shard]
     batches = [mine[b:b + cfg.batch_size] for b in range(0, len(mine), cfg.batch_size)]
@@ -250,10 +402,6 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     llm = llm or load_llm(cfg.llm, cfg.llm_backend, device=device, batch_size=cfg.batch_size,
                           dtype=cfg.llm_dtype)
     retriever = Retriever(cfg.retriever, corpus, device)
-    meta = {"dataset_id": ds, "llm": cfg.llm, "retriever": cfg.retriever,
-            "n_seeds": cfg.n_seeds, "n_neighbours": cfg.n_neighbours, "n_shards": n_shards,
-            "rrf_k": cfg.rrf_k, "config": C.as_dict(cfg) | {"compute_dtype": dtype},
-            "run_id": run_id}
     seen = {" ".join(P.words(q)) for q in state["queries"]}
     fresh = not state["batches"]
     counts: Counter[str] = Counter()
@@ -273,31 +421,31 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
                 raise InputError(f"{cfg.llm} produced no parseable task/query for any seed of the "
                                  f"first batch ({len(result.rejects)} outputs, e.g. "
                                  f"{result.rejects[0][3][:80]!r}); nothing was stored")
-            counts.update(r[2] for r in result.rejects)
-            counts["accepted"] += len(result.queries)
             idx = np.zeros((0, cfg.n_neighbours), dtype=int)
             sims = np.zeros((0, cfg.n_neighbours))
-            ql: list[float] = []
-            rc: list[float] = []
+            scores: dict[str, list[float]] = {k: [] for k in SCORERS}
             if result.queries:
                 progress.update(bar, description=f"retrieve+rank batch {b + 1}/{len(batches)} "
                                 f"{_fmt(counts)}")
                 idx, sims = retriever.search([g.query for g in result.queries], cfg.n_neighbours)
                 pairs = [(corpus[ci].text, g.query) for g, row in zip(result.queries, idx)
                          for ci in row]
-                ql, rc = score_pairs(llm, pairs)
-            rows = _rows(result, corpus, idx, sims, ql, rc, cfg, ds, i_shard, b)
+                scores = score_pairs(llm, pairs)
+            rows = _rows(result, corpus, idx, sims, scores, cfg, ds, i_shard, b)
+            counts.update(r[4] for r in rows["fret_rejects"])
+            counts["accepted"] += len(rows["fret_queries"])
             S.write_batch(db_path, meta, {"shard": i_shard, "batch_index": b,
                                           "n_seeds": len(batch),
-                                          "n_queries": len(result.queries),
-                                          "n_rejects": len(result.rejects),
+                                          "n_queries": len(rows["fret_queries"]),
+                                          "n_rejects": len(rows["fret_rejects"]),
                                           "seconds": time.perf_counter() - started}, rows)
             fresh = False
             progress.update(bar, advance=len(batch), description=f"FRet {_fmt(counts)}")
     state = S.build_state(db_path, ds)
-    if not state["queries"] and state["status"] == "complete":
+    if not state["n_queries"] and state["status"] == "complete":
         S.delete_dataset(db_path, ds)
-        raise InputError(f"FRet build {ds} produced no usable query (rejects: {_fmt(counts)}); "
+        raise InputError(f"FRet build {ds} produced no usable query (rejects: {_fmt(counts)}"
+                         f"{'; fret.filter=' + cfg.filter if cfg.filter != 'none' else ''}); "
                          "nothing was kept")
     return ds
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PROMPT_VERSION = "v1"  # part of a FRet dataset's identity: bump when any prompt text changes
+# Part of a FRet dataset's identity: bump when any prompt text or what is scored changes.
+# v2: relevance classification also scores " No" and stores log p(Yes) normalised over the two.
+PROMPT_VERSION = "v2"
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,12 @@ def rc_prefix() -> str:
     return RC_INTRO + "".join(f"Passage: {p}\nQuery: {q}\nRelevant: {a}\n\n" for p, q, a in rows)
 
 
+RC_LABELS = (" Yes", " No")  # the label set relevance classification is normalised over
+
+
 def rc_pair(passage: str, query: str) -> tuple[str, str]:
     """(prompt, continuation) whose log-prob is log p(relevant | query, passage)."""
-    return f"Passage: {_clip(passage)}\nQuery: {query}\nRelevant:", " Yes"
+    return f"Passage: {_clip(passage)}\nQuery: {query}\nRelevant:", RC_LABELS[0]
 
 
 _WORD = re.compile(r"\w+")

@@ -61,3 +61,36 @@ def mine(seed_id: str, neighbours: Sequence[tuple[str, int]], positive: str, neg
         return pos, rng.choice(others)[0]
     pool = [pid for pid, r in others if bounds[0] <= r <= bounds[1]]
     return pos, rng.choice(pool) if pool else None
+
+
+FILTERS = ("retriever", "teacher")
+
+
+def parse_filter(spec: str) -> dict[str, int]:
+    """``fret.filter`` as {ranker: k}: ``none`` -> {}, ``retriever:5`` -> {"retriever": 5},
+    ``retriever:10+teacher:3`` -> both (a query must pass every condition); InputError if bad."""
+    from gecko_bench.errors import InputError
+
+    if spec.strip() in ("", "none"):
+        return {}
+    out: dict[str, int] = {}
+    for part in spec.split("+"):
+        m = re.fullmatch(r"\s*(retriever|teacher):(\d+)\s*", part)
+        if not m or int(m[2]) < 1 or m[1] in out:
+            raise InputError(f"fret.filter must be none, retriever:K, teacher:K or both joined "
+                             f"by + (K >= 1, each once), not {spec!r}")
+        out[m[1]] = int(m[2])
+    return out
+
+
+def filter_reason(conditions: dict[str, int], seed_ranks: dict[str, int | None]) -> str | None:
+    """Why a query fails round-trip consistency, or None when it passes (Promptagator).
+
+    `seed_ranks` gives the seed's 1-based rank among the query's neighbours by ``retriever``
+    and by ``teacher`` (the fused RRF ranking), None when the seed was not retrieved at all.
+    The reason names every failed condition: ``filter:retriever``, ``filter:teacher`` or
+    ``filter:retriever+teacher``.
+    """
+    failed = [name for name in FILTERS if name in conditions
+              and (seed_ranks.get(name) is None or seed_ranks[name] > conditions[name])]
+    return "filter:" + "+".join(failed) if failed else None

@@ -1,7 +1,8 @@
 """Re-ranker sanity check (Gecko paper Table 6): does LLM re-ranking beat the retriever?
 
 For each labelled query of an offline retrieval task, the retriever's top-N candidates are
-re-ranked by query likelihood (QL), relevance classification (RC) and their RRF fusion, with the
+re-ranked by query likelihood (QL), relevance classification (RC: raw log p(Yes), and rc_norm:
+Yes normalised against No) and their RRF fusion, with the
 exact scorers the FRet build uses; nDCG@10 of each ordering is computed with pytrec_eval.
 Candidates outside the top-N count as not retrieved for every method alike.
 """
@@ -49,9 +50,11 @@ def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]
 def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers",
         retriever: str = "minilm-l6", n_neighbours: int = 20, max_queries: int | None = None,
         rrf_k: float = 0.0, device: str = "cpu", db_path: str | Path | None = None,
-        show_progress: bool = True, llm_dtype: str = "auto") -> dict[str, float]:
-    """nDCG@10 for retriever, ql, rc and rrf; stored in fret_rerank_checks (the LLM column
-    names the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``)."""
+        show_progress: bool = True, llm_dtype: str = "auto",
+        rankers: tuple[str, ...] = ("ql", "rc")) -> dict[str, float]:
+    """nDCG@10 for retriever, ql, rc (raw log p(Yes)), rc_norm (Yes vs No) and rrf (over
+    `rankers`); stored in fret_rerank_checks (the LLM column names the compute dtype when the
+    backend has one, e.g. ``smollm2-135m@bfloat16``)."""
     queries, corpus_rows, qrels = _task_split(task)
     queries = [q for q in queries if q["id"] in qrels][:max_queries]
     if n_neighbours > len(corpus_rows):
@@ -62,15 +65,16 @@ def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers
                                                       dtype=llm_dtype)
     dense = Retriever(retriever, corpus, device)
     idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
-    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in ("retriever", "ql", "rc", "rrf")}
+    methods = ("retriever", "ql", "rc", "rc_norm", "rrf")
+    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in methods}
     with StageProgress(disable=not show_progress) as progress:
         bar = progress.add_task(f"re-ranking {task}", total=len(queries))
         for q, row, sim in zip(queries, idx, sims):
             docs = [corpus[i] for i in row]
-            ql, rc = score_pairs(model, [(d.text, q["text"]) for d in docs])
-            r = rank_neighbours(sim.tolist(), ql, rc, rrf_k)
-            for method, key in (("retriever", "retriever_rank"), ("ql", "ql_rank"),
-                                ("rc", "rc_rank"), ("rrf", "rrf_rank")):
+            scores = score_pairs(model, [(d.text, q["text"]) for d in docs])
+            r = rank_neighbours(sim.tolist(), scores, rrf_k, rankers)
+            for method in methods:
+                key = f"{method}_rank"
                 # pytrec_eval orders by score: turn ranks into descending scores (ties resolved).
                 runs[method][q["id"]] = {d.id: float(n_neighbours + 1 - rank)
                                          for d, rank in zip(docs, r[key])}

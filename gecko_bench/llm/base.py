@@ -46,6 +46,18 @@ class LLM(ABC):
             return [float(sum(t) / len(t)) if t else 0.0 for t in per_token]
         raise ValueError(f"reduce must be mean, sum or none, not {reduce!r}")
 
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str],
+                        prefix: str = "") -> list[list[float]]:
+        """log p(choice | prefix + prompt), summed over the choice's tokens, for every prompt
+        (rows) and choice (columns): the scores a label set is normalised over.
+
+        This generic form scores each choice as its own continuation (one scoring per choice);
+        backends that see the whole next-token distribution override it with one forward.
+        """
+        per_choice = [self.logprobs(prompts, [c] * len(prompts), prefix=prefix, reduce="sum")
+                      for c in choices]
+        return [list(row) for row in zip(*per_choice)]
+
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to (not including) the earliest stop string."""

@@ -145,6 +145,29 @@ class TransformersLLM(LLM):
     def token_logprobs(self, prompts: Sequence[str], continuations: Sequence[str],
                        prefix: str = "") -> list[list[float]]:
         rows = [self._split(prefix + p, c) for p, c in zip(prompts, continuations)]
+        return [lp for lp, _ in self._score_rows(rows, prefix)]
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str],
+                        prefix: str = "") -> list[list[float]]:
+        """One forward per prompt reads every choice off the next-token distribution, when each
+        choice is one token after the prompt (" Yes" / " No" are); otherwise one scoring per
+        choice (the generic form)."""
+        splits = [[self._split(prefix + p, c) for c in choices] for p in prompts]
+
+        def one_token(row: list[tuple[list[int], int]]) -> bool:
+            ids0, s0 = row[0]
+            return all(len(ids) == s + 1 and s == s0 and ids[:s] == ids0[:s0] for ids, s in row)
+
+        if not choices or not all(one_token(r) for r in splits):
+            return super().choice_logprobs(prompts, choices, prefix)
+        extra = [[ids[s] for ids, s in row] for row in splits]
+        return [alt for _, alt in self._score_rows([r[0] for r in splits], prefix, extra)]
+
+    def _score_rows(self, rows: list[tuple[list[int], int]], prefix: str,
+                    extra: list[list[int]] | None = None
+                    ) -> list[tuple[list[float], list[float]]]:
+        """(continuation token log-probs, log-probs of the `extra` token ids at the first
+        continuation position) per (ids, continuation start) row, batched and prefix-cached."""
         n_shared, cache = 0, None
         if prefix:
             prefix_ids, cache = self._prefix_cache(prefix)
@@ -156,16 +179,19 @@ class TransformersLLM(LLM):
                             min(len(prefix_ids), len(ids)))
                 n_shared = min(n_shared, same, start - 1)
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        out: list[list[float]] = [[] for _ in rows]
+        out: list[tuple[list[float], list[float]]] = [([], []) for _ in rows]
         for first in range(0, len(order), self.batch_size):
             idx = order[first:first + self.batch_size]
             batch = [(rows[i][0][n_shared:rows[i][1]], rows[i][0][rows[i][1]:]) for i in idx]
-            for i, lp in zip(idx, self._score_batch(batch, n_shared, cache)):
+            scored = self._score_batch(batch, n_shared, cache,
+                                       [extra[i] for i in idx] if extra else None)
+            for i, lp in zip(idx, scored):
                 out[i] = lp
         return out
 
     def _score_batch(self, pairs: list[tuple[list[int], list[int]]], n_prefix: int,
-                     cache: object | None) -> list[list[float]]:
+                     cache: object | None, extra: list[list[int]] | None = None
+                     ) -> list[tuple[list[float], list[float]]]:
         pad = self.tokenizer.pad_token_id
         seqs = [p + c for p, c in pairs]
         width = max(map(len, seqs))
@@ -192,7 +218,8 @@ class TransformersLLM(LLM):
         for row, (_, cont) in enumerate(pairs):
             offset = n_keep - 1 - len(cont)
             target = torch.tensor(cont, device=self.device)
-            out.append(logp[row, offset + torch.arange(len(cont)), target].tolist())
+            alt = logp[row, offset, extra[row]].tolist() if extra else []
+            out.append((logp[row, offset + torch.arange(len(cont)), target].tolist(), alt))
         return out
 
     def text_logprobs(self, text: str) -> list[tuple[int, int, float | None]]:

@@ -77,8 +77,8 @@ register_tables({
             attempt INTEGER NOT NULL,
             shard INTEGER NOT NULL,
             batch_index INTEGER NOT NULL,
-            reason VARCHAR NOT NULL,          -- unparseable | empty | too_long | copies_passage | duplicate
-            raw_output VARCHAR,
+            reason VARCHAR NOT NULL,          -- unparseable | empty | too_long | copies_passage | duplicate | filter:retriever[+teacher] | filter:teacher
+            raw_output VARCHAR,               -- the LLM output; for filter:* the kept query text
             PRIMARY KEY (dataset_id, seed_id, attempt)
         )""",
     "fret_neighbours": """
@@ -97,6 +97,12 @@ register_tables({
             rrf_rank INTEGER NOT NULL,
             PRIMARY KEY (dataset_id, query_id, passage_id)
         )""",
+    # Columns added after v1 of this table, always by ALTER (never in the CREATE above) so old
+    # and new files have the same column order. Additive and idempotent: re-run on every open.
+    "fret_neighbours+rc_norm_score":
+        "ALTER TABLE fret_neighbours ADD COLUMN IF NOT EXISTS rc_norm_score DOUBLE",
+    "fret_neighbours+rc_norm_rank":
+        "ALTER TABLE fret_neighbours ADD COLUMN IF NOT EXISTS rc_norm_rank INTEGER",
     "fret_mined": """
         CREATE TABLE IF NOT EXISTS fret_mined (
             dataset_id VARCHAR NOT NULL,
@@ -116,7 +122,7 @@ register_tables({
             retriever VARCHAR NOT NULL,
             n_neighbours INTEGER NOT NULL,
             n_queries INTEGER NOT NULL,
-            method VARCHAR NOT NULL,          -- retriever | ql | rc | rrf
+            method VARCHAR NOT NULL,          -- retriever | ql | rc | rc_norm | rrf
             ndcg_at_10 DOUBLE NOT NULL,
             run_id VARCHAR,
             created_at TIMESTAMP NOT NULL,
@@ -132,7 +138,8 @@ _INSERT_COLUMNS = {
                      "task_type", "example_type", "query"),
     "fret_rejects": ("seed_id", "attempt", "shard", "batch_index", "reason", "raw_output"),
     "fret_neighbours": ("query_id", "passage_id", "is_seed", "retriever_rank", "retriever_score",
-                        "ql_score", "ql_rank", "rc_score", "rc_rank", "rrf_score", "rrf_rank"),
+                        "ql_score", "ql_rank", "rc_score", "rc_rank", "rrf_score", "rrf_rank",
+                        "rc_norm_score", "rc_norm_rank"),
 }
 
 
@@ -152,13 +159,7 @@ def write_batch(db_path: str | Path | None, dataset: dict[str, Any], batch: dict
     """
     ds = dataset["dataset_id"]
     with transaction(db_path) as con:
-        con.execute(
-            "INSERT INTO fret_datasets (dataset_id, llm, retriever, n_seeds, n_neighbours, "
-            "n_shards, rrf_k, config, run_id, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'partial', ?) ON CONFLICT DO NOTHING",
-            [ds, dataset["llm"], dataset["retriever"], dataset["n_seeds"],
-             dataset["n_neighbours"], dataset["n_shards"], dataset["rrf_k"],
-             json.dumps(dataset["config"]), dataset.get("run_id"), _now()])
+        _insert_dataset(con, dataset)
         (stored_shards,) = con.execute("SELECT n_shards FROM fret_datasets WHERE dataset_id = ?",
                                        [ds]).fetchone()
         if stored_shards != dataset["n_shards"]:
@@ -168,20 +169,84 @@ def write_batch(db_path: str | Path | None, dataset: dict[str, Any], batch: dict
                        "AND batch_index = ?", [ds, batch["shard"], batch["batch_index"]]
                        ).fetchone()[0]:
             return
-        for table, tuples in rows.items():
-            if not tuples:
-                continue
-            cols = _INSERT_COLUMNS[table]
-            conflict = ("ON CONFLICT DO UPDATE SET seed_index = coalesce(excluded.seed_index, "
-                        "fret_passages.seed_index)" if table == "fret_passages" else "")
-            con.executemany(
-                f"INSERT INTO {table} (dataset_id, {', '.join(cols)}) "
-                f"VALUES (?{', ?' * len(cols)}) {conflict}", [(ds, *t) for t in tuples])
+        _insert_rows(con, ds, rows, [batch])
+        _refresh_status(con, ds)
+
+
+def _insert_dataset(con, dataset: dict[str, Any]) -> None:
+    con.execute(
+        "INSERT INTO fret_datasets (dataset_id, llm, retriever, n_seeds, n_neighbours, "
+        "n_shards, rrf_k, config, run_id, status, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'partial', ?) ON CONFLICT DO NOTHING",
+        [dataset["dataset_id"], dataset["llm"], dataset["retriever"], dataset["n_seeds"],
+         dataset["n_neighbours"], dataset["n_shards"], dataset["rrf_k"],
+         json.dumps(dataset["config"]), dataset.get("run_id"), _now()])
+
+
+def _insert_rows(con, ds: str, rows: dict[str, list[tuple]],
+                 batches: list[dict[str, Any]]) -> None:
+    for table, tuples in rows.items():
+        if not tuples:
+            continue
+        cols = _INSERT_COLUMNS[table]
+        conflict = ("ON CONFLICT DO UPDATE SET seed_index = coalesce(excluded.seed_index, "
+                    "fret_passages.seed_index)" if table == "fret_passages" else "")
+        con.executemany(
+            f"INSERT INTO {table} (dataset_id, {', '.join(cols)}) "
+            f"VALUES (?{', ?' * len(cols)}) {conflict}", [(ds, *t) for t in tuples])
+    for batch in batches:
         con.execute(
             "INSERT INTO fret_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [ds, batch["shard"], batch["batch_index"], batch["n_seeds"], batch["n_queries"],
              batch["n_rejects"], batch["seconds"], _now()])
+
+
+def write_derived(db_path: str | Path | None, dataset: dict[str, Any],
+                  batches: list[dict[str, Any]], rows: dict[str, list[tuple]]) -> None:
+    """Store a whole dataset re-ranked / re-filtered from another's stored scores, in one
+    transaction (rows as in :func:`write_batch`; every batch of the source at once)."""
+    ds = dataset["dataset_id"]
+    with transaction(db_path) as con:
+        if con.execute("SELECT count(*) FROM fret_datasets WHERE dataset_id = ?",
+                       [ds]).fetchone()[0]:
+            raise StoreError(f"FRet dataset {ds} exists already; it is not derived again")
+        _insert_dataset(con, dataset)
+        _insert_rows(con, ds, rows, batches)
         _refresh_status(con, ds)
+
+
+def scored_source(db_path: str | Path | None, scores_id: str) -> str | None:
+    """A complete, unfiltered dataset whose queries and LLM scores are those of `scores_id`
+    (``config.scores_id``), oldest first; None when there is none."""
+    path = Path(db_path) if db_path else None
+    if path is not None and not path.exists():
+        return None
+    with connect(db_path, read_only=True) as con:
+        if not table_exists(con, "fret_datasets"):
+            return None
+        row = con.execute(
+            "SELECT dataset_id FROM fret_datasets WHERE status = 'complete' "
+            "AND json_extract_string(config, '$.scores_id') = ? "
+            "AND coalesce(json_extract_string(config, '$.filter'), 'none') = 'none' "
+            "ORDER BY created_at, dataset_id LIMIT 1", [scores_id]).fetchone()
+    return row[0] if row else None
+
+
+def dataset_rows(db_path: str | Path | None, dataset_id: str) -> dict[str, pd.DataFrame]:
+    """Every stored row of a dataset: fret_passages, fret_queries, fret_rejects,
+    fret_neighbours (columns of ``_INSERT_COLUMNS``) and fret_batches."""
+    with connect(db_path, read_only=True) as con:
+        _require_dataset(con, dataset_id)
+        out = {}
+        for table, cols in _INSERT_COLUMNS.items():
+            select = ", ".join(_added(con, c, table, table) if c.startswith("rc_norm") else
+                               f"{table}.{c}" for c in cols)
+            out[table] = con.execute(f"SELECT {select} FROM {table} WHERE dataset_id = ? "
+                                     "ORDER BY ALL", [dataset_id]).df()
+        out["fret_batches"] = con.execute(
+            "SELECT shard, batch_index, n_seeds, n_queries, n_rejects, seconds FROM fret_batches "
+            "WHERE dataset_id = ? ORDER BY shard, batch_index", [dataset_id]).df()
+    return out
 
 
 def _refresh_status(con, dataset_id: str) -> str:
@@ -197,21 +262,27 @@ def _refresh_status(con, dataset_id: str) -> str:
 
 
 def build_state(db_path: str | Path | None, dataset_id: str) -> dict[str, Any]:
-    """What a resumed build needs: status, finished (shard, batch) keys, accepted queries."""
+    """What a resumed build needs: status, finished (shard, batch) keys, accepted queries
+    (those the round-trip filter dropped too: a resumed build must see them as taken)."""
     path = Path(db_path) if db_path else None
     if path is not None and not path.exists():
-        return {"status": None, "batches": set(), "queries": set()}
+        return {"status": None, "batches": set(), "queries": set(), "n_queries": 0}
     with connect(db_path, read_only=True) as con:
         if not table_exists(con, "fret_datasets"):
-            return {"status": None, "batches": set(), "queries": set()}
+            return {"status": None, "batches": set(), "queries": set(), "n_queries": 0}
         row = con.execute("SELECT status FROM fret_datasets WHERE dataset_id = ?",
                           [dataset_id]).fetchone()
         batches = {tuple(r) for r in con.execute(
             "SELECT shard, batch_index FROM fret_batches WHERE dataset_id = ?", [dataset_id]
         ).fetchall()}
         queries = {r[0] for r in con.execute(
-            "SELECT query FROM fret_queries WHERE dataset_id = ?", [dataset_id]).fetchall()}
-    return {"status": row[0] if row else None, "batches": batches, "queries": queries}
+            "SELECT query FROM fret_queries WHERE dataset_id = ? UNION SELECT raw_output FROM "
+            "fret_rejects WHERE dataset_id = ? AND reason LIKE 'filter:%'",
+            [dataset_id, dataset_id]).fetchall()}
+        (n_queries,) = con.execute("SELECT count(*) FROM fret_queries WHERE dataset_id = ?",
+                                   [dataset_id]).fetchone()
+    return {"status": row[0] if row else None, "batches": batches, "queries": queries,
+            "n_queries": n_queries}
 
 
 def delete_dataset(db_path: str | Path | None, dataset_id: str) -> None:
@@ -241,7 +312,12 @@ def merge(sources: list[str | Path], db_path: str | Path | None) -> dict[str, in
                         "AND table_name = ?", [f"shard{i}", table]).fetchone()[0]:
                     continue
                 before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                con.execute(f"INSERT INTO {table} SELECT * FROM shard{i}.{table} "
+                # By name: a shard written before a column was added lacks it (NULL here).
+                cols = ", ".join(r[0] for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? "
+                    "AND table_name = ? ORDER BY ordinal_position", [f"shard{i}", table]
+                ).fetchall())
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM shard{i}.{table} "
                             "ON CONFLICT DO NOTHING")
                 added[table] += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
             con.execute(f"DETACH shard{i}")
@@ -295,6 +371,14 @@ def fret_examples_frame(db_path: str | Path | None, dataset_id: str, positive: s
             "AND np.passage_id = m.negative_id "
             "WHERE m.dataset_id = ? AND m.positive = ? AND m.negative = ? ORDER BY q.query_id",
             [dataset_id, positive, negative]).df()
+
+
+def _added(con, column: str, table: str = "fret_neighbours", alias: str = "n") -> str:
+    """``alias.column``, or ``NULL AS column`` in a file opened read-only before the column
+    was added (it is added on the next write)."""
+    there = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                        "AND column_name = ?", [table, column]).fetchone()[0]
+    return f"{alias}.{column}" if there else f"NULL AS {column}"
 
 
 def _require_dataset(con, dataset_id: str) -> None:
@@ -358,13 +442,16 @@ def fret_queries_frame(db_path: str | Path | None, dataset_id: str) -> pd.DataFr
 def fret_neighbours_frame(db_path: str | Path | None, dataset_id: str,
                           query_id: str | None = None) -> pd.DataFrame:
     """Neighbours with all scores and ranks. Columns: query_id, passage_id, is_seed,
-    retriever_rank, retriever_score, ql_score, ql_rank, rc_score, rc_rank, rrf_score, rrf_rank,
-    title, text, source."""
+    retriever_rank, retriever_score, ql_score, ql_rank, rc_score, rc_rank, rc_norm_score,
+    rc_norm_rank (NULL in datasets built before prompt v2), rrf_score, rrf_rank, title, text,
+    source."""
     with connect(db_path, read_only=True) as con:
         _require_dataset(con, dataset_id)
         return con.execute(
             "SELECT n.query_id, n.passage_id, n.is_seed, n.retriever_rank, n.retriever_score, "
-            "n.ql_score, n.ql_rank, n.rc_score, n.rc_rank, n.rrf_score, n.rrf_rank, p.title, "
+            "n.ql_score, n.ql_rank, n.rc_score, n.rc_rank, "
+            f"{_added(con, 'rc_norm_score')}, {_added(con, 'rc_norm_rank')}, "
+            "n.rrf_score, n.rrf_rank, p.title, "
             "p.text, p.source FROM fret_neighbours n JOIN fret_passages p "
             "ON p.dataset_id = n.dataset_id AND p.passage_id = n.passage_id "
             "WHERE n.dataset_id = ? AND (? IS NULL OR n.query_id = ?) "
