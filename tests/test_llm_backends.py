@@ -156,3 +156,65 @@ def test_rc_normalised_matches_plain_transformers_forward(llm):
     generic = LLM.choice_logprobs(llm, rc, P.RC_LABELS, prefix=P.rc_prefix())
     assert sum(fast, []) == pytest.approx(sum(generic, []), abs=1e-3)
 
+
+def _stub_server(choice: dict):
+    """A real HTTP server on 127.0.0.1 answering every completion with `choice`; records the
+    Authorization header of each request."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(self.headers.get("Authorization"))
+            prompts = req["prompt"] if isinstance(req["prompt"], list) else [req["prompt"]]
+            body = json.dumps({"choices": [{**choice, "index": i} for i in
+                                           range(len(prompts))]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def test_http_backend_fails_loudly_without_prompt_logprobs(monkeypatch):
+    """A server that does not echo prompt log-probs (llama.cpp's) must not score every pair
+    0.0, which would silently put the ranks back in retriever order (issue 15.8)."""
+    server, seen = _stub_server({"text": " a completion", "logprobs": None,
+                                 "finish_reason": "length"})
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+        http = HttpLLM(url, model="m")
+        with pytest.raises(InputError, match="no prompt log-probs"):
+            http.logprobs(PROMPTS, CONTS, prefix=PREFIX)
+        assert seen[-1] == "Bearer sk-from-env"
+        # generation needs no log-probs and still works; an explicit key wins over the env
+        http = load_llm(f"{url}#m", backend="http", api_key="sk-option")
+        assert http.generate(PROMPTS[:1], max_new_tokens=4) == [" a completion"]
+        assert seen[-1] == "Bearer sk-option"
+        monkeypatch.delenv("OPENAI_API_KEY")
+        HttpLLM(url).generate(PROMPTS[:1], max_new_tokens=4)
+        assert seen[-1] is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    # log-probs of the prompt only (echo ignored): the continuation has no scored token
+    server, _ = _stub_server({"text": "", "finish_reason": "length", "logprobs": {
+        "tokens": ["Passage"], "token_logprobs": [None], "text_offset": [0]}})
+    try:
+        http = HttpLLM(f"http://127.0.0.1:{server.server_address[1]}/v1")
+        with pytest.raises(InputError, match="no prompt log-probs"):
+            http.logprobs(PROMPTS, CONTS, prefix=PREFIX)
+    finally:
+        server.shutdown()
+        server.server_close()

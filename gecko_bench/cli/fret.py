@@ -45,11 +45,19 @@ def build_cmd(
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature."),
     seed: Optional[int] = typer.Option(None, help="Sampling and corpus seed."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token budget of each generation."),
+    rankers: Optional[str] = typer.Option(None, help="Comma list fused by RRF: ql, rc (raw "
+                                          "log p(Yes)), rc_norm (Yes vs No), retriever."),
+    filter_: Optional[str] = typer.Option(None, "--filter", help="Round-trip filter: none, "
+                                          "retriever:K, teacher:K or retriever:K+teacher:K."),
+    api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
+                                          help="API key for --backend http (never stored)."),
     shard: Optional[str] = typer.Option(None, help="Build only shard i/n of the seeds."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill."""
+    """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill. A config
+    that differs from a stored one only in rankers, rrf-k or filter is derived from its stored
+    scores without the LLM."""
     from gecko_bench import provenance
     from gecko_bench.fret import build, summary
     from gecko_bench.store import finish_run, start_run
@@ -57,13 +65,20 @@ def build_cmd(
     cfg = _cfg(profile, llm=llm, llm_backend=backend, llm_dtype=llm_dtype, retriever=retriever,
                n_seeds=n_seeds,
                n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
-               temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+               temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+               rankers=[r.strip() for r in rankers.split(",") if r.strip()] if rankers
+               else None, filter=filter_)
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
     run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,
                        db_path=db)
     try:
-        ds = build(cfg, db_path=db, device=device, shard=shard, run_id=run_id)
+        llm_obj = None
+        if cfg.llm_backend == "http":
+            from gecko_bench.llm import load_llm
+
+            llm_obj = load_llm(cfg.llm, "http", batch_size=cfg.batch_size, api_key=api_key)
+        ds = build(cfg, db_path=db, device=device, shard=shard, run_id=run_id, llm=llm_obj)
     except BaseException as exc:
         finish_run(run_id, "failed", error=str(exc)[:500], db_path=db)
         raise
@@ -167,15 +182,27 @@ def rerank_check_cmd(
     n_neighbours: int = typer.Option(20, "--n-neighbours", "-n", help="Candidates re-ranked."),
     max_queries: Optional[int] = typer.Option(None, help="Use only the first N queries."),
     rrf_k: float = typer.Option(0.0, help="RRF constant k."),
+    rankers: str = typer.Option("ql,rc", help="Comma list fused by RRF: ql, rc, rc_norm, "
+                                "retriever."),
+    api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
+                                          help="API key for --backend http (never stored)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """nDCG@10 of the retriever vs QL, RC and RRF re-ranking (Gecko Table 6), stored."""
+    """nDCG@10 of the retriever vs QL, RC (raw and Yes-vs-No) and RRF re-ranking (Gecko
+    Table 6), stored."""
+    from gecko_bench.fret.pipeline import check_rankers
     from gecko_bench.fret.rerank_check import run
 
-    scores = run(task, llm=llm, backend=backend, retriever=retriever, n_neighbours=n_neighbours,
-                 max_queries=max_queries, rrf_k=rrf_k, device=device, db_path=db,
-                 llm_dtype=llm_dtype)
+    model = llm
+    if backend == "http":
+        from gecko_bench.llm import load_llm
+
+        model = load_llm(llm, "http", api_key=api_key)
+    scores = run(task, llm=model, backend=backend, retriever=retriever,
+                 n_neighbours=n_neighbours, max_queries=max_queries, rrf_k=rrf_k,
+                 device=device, db_path=db, llm_dtype=llm_dtype,
+                 rankers=check_rankers([r.strip() for r in rankers.split(",") if r.strip()]))
     console.print(f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
     table = Table()
     table.add_column("method")

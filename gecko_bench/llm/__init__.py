@@ -14,10 +14,11 @@ BACKENDS = ("transformers", "llamacpp", "vllm", "http")
 
 
 def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
-             batch_size: int = 8, dtype: str = "auto") -> LLM:
+             batch_size: int = 8, dtype: str = "auto", api_key: str | None = None) -> LLM:
     """An LLM by registered name / .gguf path (or server URL for ``http``).
 
-    `dtype` applies to the transformers backend (see ``transformers_backend.resolve_dtype``).
+    `dtype` applies to the transformers backend (see ``transformers_backend.resolve_dtype``);
+    `api_key` to ``http`` (default ``$OPENAI_API_KEY``).
     """
     if backend == "transformers":
         from gecko_bench.llm.transformers_backend import TransformersLLM
@@ -35,7 +36,7 @@ def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
         from gecko_bench.llm.http_backend import HttpLLM
 
         url, _, model = name.partition("#")
-        return HttpLLM(url, model=model or "default", batch_size=batch_size)
+        return HttpLLM(url, model=model or "default", batch_size=batch_size, api_key=api_key)
     raise InputError(f"unknown LLM backend {backend!r}; valid: {', '.join(BACKENDS)}")
 
 

@@ -2,12 +2,18 @@
 
 Scoring sends ``prefix + prompt + continuation`` with ``echo=true, logprobs=1, max_tokens=0``
 and keeps the log-probs of the tokens whose ``text_offset`` falls in the continuation; this is
-what vLLM's and llama.cpp's servers return, and what :mod:`gecko_bench.llm.serve` serves.
+what vLLM's server returns and what :mod:`gecko_bench.llm.serve` serves. A server that returns
+no log-probs for the echoed prompt (llama.cpp's server does not echo them) fails with InputError:
+scoring every pair 0.0 would silently put every ranking back in retriever order.
+
+The API key comes from ``api_key`` or else ``$OPENAI_API_KEY``; it is sent as a bearer token and
+never stored.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -23,7 +29,7 @@ class HttpLLM(LLM):
                  timeout_s: float = 300.0, batch_size: int = 16) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = model
-        self.api_key = api_key
+        self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
         self.timeout_s = timeout_s
         self.batch_size = batch_size
 
@@ -54,11 +60,19 @@ class HttpLLM(LLM):
         texts = [prefix + p + c for p, c in zip(prompts, continuations)]
         choices = self._complete(texts, max_tokens=0, echo=True, logprobs=1, temperature=0.0)
         out = []
-        for choice, prompt in zip(choices, prompts):
+        for choice, prompt, cont in zip(choices, prompts, continuations):
             start = len(prefix + prompt)
-            lp = choice["logprobs"]
-            out.append([float(v) for off, v in zip(lp["text_offset"], lp["token_logprobs"])
-                        if off >= start and v is not None])
+            lp = choice.get("logprobs") or {}
+            scored = [float(v) for off, v in zip(lp.get("text_offset") or [],
+                                                 lp.get("token_logprobs") or [])
+                      if off >= start and v is not None]
+            if not scored:
+                raise InputError(
+                    f"LLM server {self.base_url} returned no prompt log-probs for the "
+                    f"continuation {cont[:40]!r} (asked echo=true, logprobs=1, max_tokens=0); "
+                    "scoring needs a server that echoes prompt log-probs (vLLM, or "
+                    "`python -m gecko_bench.llm.serve`); llama.cpp's server does not")
+            out.append(scored)
         return out
 
     def generate(self, prompts: Sequence[str], max_new_tokens: int = 64,
