@@ -460,6 +460,9 @@ def summary(dataset_id: str, db_path: str | Path | None = None) -> str:
     """One line on a stored dataset: status, queries, seeds, rejects and relabel rate."""
     row = S.fret_datasets_frame(db_path).set_index("dataset_id").loc[dataset_id]
     rate = "n/a" if row.relabel_rate != row.relabel_rate else f"{row.relabel_rate:.0%}"
+    rejects = S.fret_rejects_frame(db_path, dataset_id)["reason"]
+    filtered = int(rejects.str.startswith("filter:").sum())
     return (f"FRet dataset {dataset_id}: {row.status}, {row.n_queries} queries from "
-            f"{row.seeds_done}/{row.n_seeds} seeds, {row.n_rejects} rejected generations, "
+            f"{row.seeds_done}/{row.n_seeds} seeds, {len(rejects) - filtered} rejected "
+            f"generations{f', {filtered} queries dropped by the filter' if filtered else ''}, "
             f"top passage is not the seed for {rate}")
