@@ -117,8 +117,10 @@ def leaderboard_command(
                                         help="Only rows computed in this dtype."),
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB results file."),
 ) -> None:
-    """Rows: a model measured one way (prompt style, input cap, dtype, scoring version) at one
-    dim; mean and Borda rank only over rows with the complete task set."""
+    """Models x categories, one row per model measured one way; complete task sets ranked.
+
+    A row is a model, its protocol (prompt style, input cap, dtype, scoring version) and a dim;
+    mean and Borda rank only over rows with the complete task set."""
     from gecko_bench.compare import leaderboard, to_markdown
     from gecko_bench.store.scores import Protocol, legacy_rows
 
@@ -184,9 +186,10 @@ def perf_eval(
     dtype_only: bool = typer.Option(False, "--dtype-only", help="Only the dtype comparison "
                                     "(figures to eval-dtype.{json,md})."),
 ) -> None:
-    """Plain mteb.evaluate vs our runner (cold and warm cache) on the same model and tasks,
-    then float32 vs the dtype setting(s) in texts/s and GFLOP/s beside the machine's float32
-    and bfloat16 matmul rates measured in the same run."""
+    """Plain mteb.evaluate vs our runner, then float32 vs the dtype setting(s).
+
+    Cold and warm cache on the same model and tasks; then texts/s and GFLOP/s beside the
+    machine's float32 and bfloat16 matmul rates measured in the same run."""
     from gecko_bench.eval.perf import run_perf
 
     report = run_perf(model, suite=None if tasks_file else suite, tasks_file=tasks_file,

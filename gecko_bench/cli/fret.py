@@ -55,9 +55,10 @@ def build_cmd(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill. A config
-    that differs from a stored one only in rankers, rrf-k or filter is derived from its stored
-    scores without the LLM."""
+    """Generate -> retrieve -> rank. Resumable: rerun the same command after a kill.
+
+    A config that differs from a stored one only in rankers, rrf-k or filter is derived from its
+    stored scores without the LLM."""
     from gecko_bench import provenance
     from gecko_bench.fret import build, summary
     from gecko_bench.store import finish_run, start_run
@@ -189,8 +190,9 @@ def rerank_check_cmd(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """nDCG@10 of the retriever vs QL, RC (raw and Yes-vs-No) and RRF re-ranking (Gecko
-    Table 6), stored."""
+    """nDCG@10 of the retriever vs QL, RC (raw, Yes-vs-No) and RRF re-ranking, stored.
+
+    The analogue of Gecko's Table 6."""
     from gecko_bench.fret.pipeline import check_rankers
     from gecko_bench.fret.rerank_check import run
 

@@ -123,9 +123,10 @@ def regress(
                                   "resamples (raised to fit the number of tests)."),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
 ) -> None:
-    """Gate a candidate against a baseline. Exit codes: 0 pass, 1 regression, 2 bad input,
-    3 incomplete (the candidate lacks a task or subset the baseline has, or a task went untested;
-    --allow-missing passes it).
+    """Gate a candidate against a baseline (exit 0 pass, 1 regression, 2 bad input, 3 incomplete).
+
+    Incomplete: the candidate lacks a task or subset the baseline has, or a task went untested;
+    --allow-missing passes it.
 
     Per task, the two models' per-item scores are paired (same queries / pairs / items;
     clustering: mteb's clustering experiments) and compared with a paired bootstrap CI and a

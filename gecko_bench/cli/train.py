@@ -179,8 +179,9 @@ def perf_train_cmd(
         None, "--dtype", help="Dtype setting(s) our step is timed under against float32 "
         "(repeatable: auto | float32 | bfloat16; default auto)."),
 ) -> None:
-    """Samples/s of our fine-tune step vs a plain sentence-transformers fit, and of our step
-    in float32 vs the dtype setting(s), with GFLOP/s beside the machine's matmul rates.
+    """Samples/s of our fine-tune step vs plain sentence-transformers, and float32 vs dtype.
+
+    GFLOP/s are shown beside the machine's matmul rates measured in the same run.
 
     Same loss, model, batch and data, alternated in one process; figures to
     results/perf/train.{json,md}.
