@@ -121,12 +121,15 @@ def _cpu() -> Profile:
 
 
 def _gpu() -> Profile:
+    # Training on CUDA keeps the bf16 mixed precision it always had there (dtype auto);
+    # evaluation computes in float32 like the other profiles (docs/eval.md "Compute dtype").
     return Profile(
         name="gpu",
         device="cuda",
         fret=FretConfig(llm="gemma3-270m", n_seeds=5000, batch_size=64),
         train=TrainConfig(prefinetune_steps=1000, prefinetune_batch_size=256,
-                          finetune_steps=2000, finetune_batch_size=128, max_seq_length=256),
+                          finetune_steps=2000, finetune_batch_size=128, max_seq_length=256,
+                          dtype="auto"),
         eval=EvalConfig(suite="gecko-offline-v1", batch_size=256),
     )
 

@@ -140,7 +140,7 @@ def dtype_markdown(probe: dict[str, dict], limits: dict, what: str = "texts/s") 
         "emulated: no native bf16 here, so auto computes in float32 and no fraction of it is shown"
     return ("\n".join(lines) + f"\n\nMatmul rates measured in this run ({limits['matmul_n']}^2 "
             f"square products, best of 3 per probe, best of {limits.get('probes', 1)} probes "
-            "(before and after)): float32 {limits['float32']:.1f} GFLOP/s, bfloat16 "
+            f"(before and after)): float32 {limits['float32']:.1f} GFLOP/s, bfloat16 "
             f"{limits['bfloat16']:.1f} GFLOP/s ({native}).\n")
 
 

@@ -93,7 +93,7 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
     import dataclasses
 
     from gecko_bench import provenance
-    from gecko_bench.hardware import best_limits, dtype_markdown, machine_limits
+    from gecko_bench.hardware import best_limits, machine_limits
     from trainers.core import resolve_device, train_dtype
     from trainers.data import Example, passage_rows, to_dataset
 
@@ -138,21 +138,31 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
     }
     out.mkdir(parents=True, exist_ok=True)
     stem = "train" if device == "cpu" else "train_cuda"
+    result["command"] = (f"gecko-bench perf train --steps {steps} --batch-size {batch_size} "
+                         f"--repeats {repeats} --device {device}"
+                         + "".join(f" --dtype {d}" for d in dtypes))
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{stem}.md").write_text(
-        f"# perf train ({result['device']})\n\n"
-        f"`gecko-bench perf train --steps {steps} --batch-size {batch_size} --repeats {repeats}"
-        f" --device {device}`: {cfg.base_model}, Gecko eq. 3 + Matryoshka {cfg.mrl_dims}, "
-        f"max_seq_length {cfg.max_seq_length}, real Austen/Wikipedia triples.\n\n"
-        "| trainer | samples/s (median) | runs |\n|---|---|---|\n"
-        + "".join(f"| {k} | {med[k]:.2f} | {', '.join(f'{x:.2f}' for x in v)} |\n"
-                  for k, v in runs.items())
-        + f"\nratio ours / plain (both float32): **{result['ratio']:.2f}x**\n\n"
-        "## Compute dtype (our step)\n\n" + dtype_markdown(dtype_rows, limits, "samples/s")
-        + "\nFLOPs of a step: 3 x forward FLOPs of the padded batches it ran (2 x non-embedding "
-        "parameters x tokens + 4 x layers x hidden x seq_len^2 per sequence).\n\n"
-        f"Command: `gecko-bench perf train --steps {steps} --batch-size {batch_size} "
-        f"--repeats {repeats} --device {device}"
-        + "".join(f" --dtype {d}" for d in dtypes) + "`\n")
+    (out / f"{stem}.md").write_text(report_md(result))
     result["files"] = [str(out / f"{stem}.json"), str(out / f"{stem}.md")]
     return result
+
+
+def report_md(result: dict[str, Any]) -> str:
+    """The markdown of a :func:`run_benchmark` result (train.md)."""
+    from gecko_bench.hardware import dtype_markdown
+
+    trainers = result["trainers"]
+    return (
+        f"# perf train ({result['device']})\n\n"
+        f"`{result['command']}`: {result['model']}, Gecko eq. 3 + Matryoshka "
+        f"{result['mrl_dims']}, max_seq_length {result['max_seq_length']}, real "
+        "Austen/Wikipedia triples.\n\n"
+        "| trainer | samples/s (median) | runs |\n|---|---|---|\n"
+        + "".join(f"| {k} | {t['median_samples_per_s']:.2f} | "
+                  f"{', '.join(f'{x:.2f}' for x in t['samples_per_s'])} |\n"
+                  for k, t in trainers.items())
+        + f"\nratio ours / plain (both float32): **{result['ratio']:.2f}x**\n\n"
+        "## Compute dtype (our step)\n\n"
+        + dtype_markdown(result["dtypes"], result["machine"], "samples/s")
+        + "\nFLOPs of a step: 3 x forward FLOPs of the padded batches it ran (2 x non-embedding "
+        "parameters x tokens + 4 x layers x hidden x seq_len^2 per sequence).\n")
