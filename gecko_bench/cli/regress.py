@@ -31,7 +31,7 @@ def _ensure_evaluated(model: str, protocol: Protocol, suite: Optional[str],
     console.print(f"[yellow]{model} has no stored scores: evaluating it on {suite} first "
                   f"({style} prompts)[/]")
     evaluate(model, suite=suite, db_path=db, prompt_style=style,
-             max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "auto")
+             max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "float32")
 
 
 def _print_table(report: gate.RegressionReport) -> None:

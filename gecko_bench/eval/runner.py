@@ -113,7 +113,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
              variant: str | None = None, run_id: str | None = None, progress: bool = True,
              cache_dir: str | Path | None = None, use_cache: bool = True,
              profile: str | None = None, max_seq_length: int | None = None,
-             dtype: str = "auto") -> str:
+             dtype: str = "float32") -> str:
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
@@ -121,7 +121,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
     ``max_seq_length`` caps input tokens (the model's own limit when None or lower); ``dtype``
-    is the compute dtype (auto: bfloat16 where the hardware has it natively). Every stored row
+    is the compute dtype (float32 by default; auto: bfloat16 where native). Every stored row
     carries the resolved protocol (prompt style, cap, dtype, :data:`SCORING_VERSION`) and the
     task's revision; the run config records the same protocol.
     """
