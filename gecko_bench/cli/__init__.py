@@ -44,6 +44,7 @@ __import__("gecko_bench.cli.eval", fromlist=["register"]).register(app)  # eval,
 app.add_typer(__import__("gecko_bench.cli.train", fromlist=["app"]).app, name="train")
 app.add_typer(__import__("gecko_bench.cli.fret", fromlist=["app"]).app, name="fret")
 app.add_typer(__import__("gecko_bench.cli.tasks", fromlist=["app"]).app, name="tasks")
+__import__("gecko_bench.cli.interchange", fromlist=["register"]).register(app)  # export, import
 app.add_typer(perf.app, name="perf")
 
 
