@@ -70,7 +70,7 @@ def build_fixture_db(root: Path) -> Path:
 
     cache = root / "embeddings"
     common = dict(tasks_file=str(TASKS_FILE), db_path=db, progress=False, cache_dir=cache,
-                  batch_size=64)
+                  batch_size=64, prompt_style="gecko")
     evaluate("minilm-l6", dims=ALL_DIMS, **common)
     base_id = get_model_row("minilm-l6", db)["model_id"]
     # One real (one-step) fine-tune tagged task-diversity/all-original, evaluated by an untagged

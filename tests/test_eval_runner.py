@@ -28,7 +28,7 @@ def work(tmp_path_factory, eval_cache):
     root = tmp_path_factory.mktemp("eval")
     db, cache = root / "r.duckdb", eval_cache
     run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db,
-                      cache_dir=cache, progress=False)
+                      cache_dir=cache, progress=False, prompt_style="gecko")
     return {"root": root, "db": db, "cache": cache, "run_id": run_id,
             "scores": scores_frame(db), "run": get_run(run_id, db)}
 
@@ -111,7 +111,8 @@ def test_second_run_encodes_nothing(work, monkeypatch):
     monkeypatch.setattr(enc.Backend, "encode_batch",
                         lambda self, texts, q: encoded.extend(texts) or real(self, texts, q))
     run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db2,
-                      cache_dir=work["cache"], progress=False, run_id=owner)
+                      cache_dir=work["cache"], progress=False, run_id=owner,
+                      prompt_style="gecko")
     assert encoded == [] and run_id == owner
     assert get_run(owner, db2)["status"] == "running"  # left for its owner to finish
     again = scores_frame(db2)
@@ -123,7 +124,7 @@ def test_second_run_encodes_nothing(work, monkeypatch):
 
 def test_rerun_same_db_skips_finished_tasks(work):
     run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=work["db"],
-                      cache_dir=work["cache"], progress=False)
+                      cache_dir=work["cache"], progress=False, prompt_style="gecko")
     config = json.loads(get_run(run_id, work["db"])["config"])
     assert sorted(config["skipped"]) == sorted(set(work["scores"].task))
     assert len(scores_frame(work["db"])) == len(work["scores"])

@@ -4,6 +4,7 @@ checkpoints with manifests and lineage in the store.
 Entry points (stable, called by the main job): :func:`prefinetune` and :func:`finetune`.
 """
 
+from trainers.core import MANIFEST
 from trainers.stages import finetune, prefinetune
 
-__all__ = ["finetune", "prefinetune"]
+__all__ = ["MANIFEST", "finetune", "prefinetune"]

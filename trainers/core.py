@@ -45,6 +45,7 @@ class RunSpec:
     profile: str | None = None
     experiment: str | None = None
     variant: str | None = None
+    dev_jsonl: Path | None = None   # FRet-format dev split: the prompt style is chosen on it
 
     @property
     def key(self) -> str:
@@ -263,6 +264,12 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         train_s = time.perf_counter() - t0
         model.max_seq_length = serve_length
         model.save(str(spec.out))
+        from trainers.card import write_card
+        from trainers.prompt_choice import choose_prompt_style, write_prompts
+
+        choice = choose_prompt_style(model, spec.dev_jsonl,
+                                     "gecko" if cfg.unified_format else "plain")
+        write_prompts(spec.out, choice.style)
         model_id = provenance.checkpoint_id(spec.out)
         done = spec.steps - resumed_from
         manifest = {
@@ -273,11 +280,13 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
             "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run_id,
             "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": spec.steps,
+            "batch_size": spec.batch_size,
             "resumed_from_step": resumed_from, "final_loss": callback.last_loss,
             "samples_per_s": done * spec.batch_size / train_s if done else None,
             "dim": model.get_embedding_dimension(),
             "n_params": sum(p.numel() for p in model.parameters()),
             "config": as_dict(cfg), "device": device, "dtype": dtype,
+            "prompt_style": choice.style, "prompt_choice": choice.as_dict(),
             "key_material": spec.key_material,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **spec.manifest_extra,
@@ -286,6 +295,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         tmp = spec.out / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1, default=str))
         os.replace(tmp, spec.out / MANIFEST)
+        write_card(spec.out, manifest, db_path)
     except BaseException as exc:
         finish_run(run_id, "failed", {"train_s": time.perf_counter() - t0},
                    error=f"{type(exc).__name__}: {exc}", db_path=db_path)

@@ -263,6 +263,30 @@ def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative:
     return ds
 
 
+def split_dev(path: str | Path, fraction: float, train_out: str | Path,
+              dev_out: str | Path) -> tuple[int, int]:
+    """Split a FRet JSONL into train and dev files by a hash of each row's id; (n_train, n_dev).
+
+    Deterministic and stable: a row's side depends only on its id, so the same FRet data
+    always gives the same dev split, and a dev query is never a training query.
+    ``round(n * fraction)`` rows (the smallest hashes) go to dev.
+    """
+    import hashlib
+
+    if not 0 <= fraction < 1:
+        raise InputError(f"train.dev_fraction must be in [0, 1), got {fraction}")
+    lines = [(row["id"], line) for (_, row), line in
+             zip(read_jsonl(path, required=["id"]),
+                 (ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()))]
+    ranked = sorted(lines, key=lambda r: hashlib.sha256(str(r[0]).encode()).hexdigest())
+    n_dev = round(len(ranked) * fraction)
+    dev_ids = {i for i, _ in ranked[:n_dev]}
+    for out, keep in ((train_out, False), (dev_out, True)):
+        Path(out).write_text("".join(line + "\n" for i, line in lines if (i in dev_ids) == keep),
+                             encoding="utf-8")
+    return len(lines) - n_dev, n_dev
+
+
 def check_columns(dataset) -> None:
     """Refuse a dataset whose columns are not (anchor, positive[, negative[, label]]) in order."""
     names = tuple(dataset.column_names)

