@@ -26,7 +26,8 @@ STAGES = ("assets", "fret", "prefinetune", "finetune", "evaluate")
 
 # How each evaluated model is prompted: the student was trained on the unified Gecko format; the
 # others are evaluated the way their authors use them.
-PROMPT_STYLE = {"mpnet-base": "none", "minilm-l6": "none", "e5-small-multilingual": "e5"}
+PROMPT_STYLE = {"mpnet-base": "none", "minilm-l6": "none", "e5-small-multilingual": "e5",
+                "bm25": "none"}
 
 
 @dataclass
@@ -63,6 +64,11 @@ def eval_suite(p: config.Profile) -> str | None:
 
 def model_dims(model: str, requested: list[int]) -> list[int]:
     """The requested dims the model can serve, plus its full dim."""
+    from gecko_bench.eval.lexical import is_lexical
+    from gecko_bench.store.scores import NO_DIM
+
+    if is_lexical(model):  # BM25 has no embedding dim
+        return [NO_DIM]
     if model in assets.MODELS:
         full = assets.get_model(model).dim
     else:

@@ -285,6 +285,8 @@ def _shared_dim(db_path, baseline: Measured, candidate: Measured, suite: str | N
         frame = score_store.current_scores(db_path, selections=[(side.model_id, side.protocol)],
                                            suite=suite, main_only=True)
         dims.append(set(frame["dim"].astype(int)))
+    # A model without embeddings (BM25, dim NO_DIM) pairs with the other at any of its dims.
+    dims = [d - {score_store.NO_DIM} or other for d, other in zip(dims, dims[::-1])]
     shared = dims[0] & dims[1]
     if not shared:
         raise InputError(f"{baseline.label} and {candidate.label} share no evaluated dimension; "

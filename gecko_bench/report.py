@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gecko_bench import config, provenance
-from gecko_bench.compare import leaderboard
+from gecko_bench.compare import CATEGORIES, MULTILINGUAL, leaderboard
 from gecko_bench.pipeline import LIKE_BASE, eval_label, eval_suite
 from gecko_bench.regress import category_gains
 from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
@@ -29,6 +29,25 @@ def frame_table(df, title: str, floatfmt: str = "{:.2f}") -> Table:
 SHORT_HEADERS = {"Classification": "Class", "Clustering": "Clust", "PairClassification": "Pair",
                  "Reranking": "Rerank", "Retrieval": "Retr", "BitextMining": "Bitext",
                  "Multilingual": "Multi"}
+
+
+def incomplete_view(incomplete: pd.DataFrame) -> pd.DataFrame:
+    """Rows without every task of the suite, as the report shows them: a mean per category over
+    the tasks the row has, blank where it has none (BM25 beyond Retrieval/Reranking), no overall
+    mean, and what it misses as a count (the task names when there are at most three)."""
+    if incomplete.empty:
+        return incomplete
+    cats = [c for c in incomplete.columns if c in CATEGORIES or c == MULTILINGUAL]
+    rows = []
+    for r in incomplete.to_dict("records"):
+        names = [t for t in str(r.get("missing") or "").split(", ") if t]
+        absent = ", ".join(SHORT_HEADERS.get(c, c) for c in cats if pd.isna(r[c]))
+        lacks = ", ".join(names) if len(names) <= 3 else f"{len(names)} tasks" + (
+            f" (no {absent})" if absent else "")
+        rows.append({"model": r["model"], "prompts": r["prompt_style"], "n_tasks": r["n_tasks"],
+                     **{c: "" if pd.isna(r[c]) else f"{r[c]:.1f}" for c in cats},
+                     "missing": lacks})
+    return pd.DataFrame(rows).rename(columns=SHORT_HEADERS)
 
 
 def job_selections(result) -> dict[str, tuple[str, Protocol]]:
@@ -68,7 +87,8 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
                   + "; ".join(f"{cap or 'own'} tokens, {dtype}" for cap, dtype in sorted(
                       common, key=str)), highlight=False)
     if len(incomplete):
-        console.print(frame_table(incomplete, "Incomplete task sets (not averaged)"))
+        title = "Incomplete task sets: mean per category over its tasks; no overall mean, unranked"
+        console.print(frame_table(incomplete_view(incomplete), title))
     base_id, base_protocol = measured[base]
     for key, title in ((LIKE_BASE, f"Student gain over {base}, same protocol "
                         f"({base_protocol.prompt_style} prompts for both)"),

@@ -25,6 +25,11 @@ def list_assets() -> None:
     for m in A.MODELS.values():
         status = "fetched" if A.is_fetched("model", m.name) else "missing"
         table.add_row(m.name, f"model ({m.kind})", status, f"{m.size_mb} MB", m.licence)
+    from gecko_bench.eval import lexical  # nothing to fetch: a Python dependency
+
+    for name in lexical.LEXICAL_MODELS:
+        table.add_row(name, f"model ({lexical.KIND})", lexical.availability(), "0 MB",
+                      lexical.LICENCE)
     for d in A.DATA_SOURCES.values():
         status = "fetched" if A.is_fetched("data", d.name) else "missing"
         table.add_row(d.name, "data", status, f"{d.size_mb} MB", d.licence)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from gecko_bench.errors import InputError
+from gecko_bench.eval import lexical
 from gecko_bench.eval.cache import EmbeddingCache
 from gecko_bench.eval.encoder import GeckoEncoder, load_backend
 from gecko_bench.eval.items import clustering_rows, item_rows
@@ -125,6 +126,8 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     carries the resolved protocol (prompt style, cap, dtype, :data:`SCORING_VERSION`) and the
     task's revision; the run config records the same protocol.
     """
+    if lexical.is_lexical(model):  # BM25: no encoder, retrieval tasks only (eval/lexical.py)
+        return lexical.evaluate(**locals())
     from gecko_bench import store
     from gecko_bench.provenance import collect
     from gecko_bench.store import scores as score_store

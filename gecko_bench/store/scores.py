@@ -132,7 +132,8 @@ class Protocol:
     def label(self) -> str:
         """Short text, e.g. ``none, 128 tok, float32, scoring v1``."""
         parts = [self.prompt_style or "any prompt",
-                 f"{self.max_seq_length} tok" if self.max_seq_length else "any length",
+                 f"{self.max_seq_length} tok" if self.max_seq_length else
+                 "whole texts" if self.max_seq_length == 0 else "any length",
                  self.dtype or "any dtype",
                  f"scoring v{self.code_version}" if self.code_version else "any scoring"]
         return ", ".join(parts)
@@ -142,6 +143,9 @@ class Protocol:
 
 
 PROTOCOL_COLUMNS = tuple(f.name for f in fields(Protocol))
+# The dim of a model without embeddings (the BM25 baseline, gecko_bench.eval.lexical): its rows
+# match every dim filter, so it sits beside embedding models at whatever dim they are compared.
+NO_DIM = 0
 # One current score per identity: model, task, subset, split, dim, metric and the protocol.
 IDENTITY_KEY = ("model_id", "task", "subset", "split", "dim", *PROTOCOL_COLUMNS)
 
@@ -294,7 +298,7 @@ def _current_sql(*, selections: Sequence[Selection] | None = None,
         where.append(f"s.task IN ({', '.join('?' for _ in tasks) or 'NULL'})")
         params += list(tasks)
     if dim is not None:
-        where.append("s.dim = ?")
+        where.append(f"(s.dim = ? OR s.dim = {NO_DIM})")
         params.append(int(dim))
     if main_only:
         where.append("s.is_main")
