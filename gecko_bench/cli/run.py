@@ -25,6 +25,8 @@ def run(
     overrides: Optional[list[str]] = typer.Option(
         None, "--set", help="Override a profile field, e.g. --set fret.n_seeds=8 "
         "--set eval.tasks=LeeSTS-tiny (repeatable)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json (the report as one "
+                            "JSON document on stdout, progress on stderr)."),
 ) -> None:
     """The main job, end to end: FRet data, pre-finetune, fine-tune, evaluate, report.
 
@@ -34,12 +36,20 @@ def run(
 
     Rerunning continues after a kill; rerunning after completion only prints the results.
     """
+    from gecko_bench.cli.output import check_format, echo_json, stdout_to_stderr
     from gecko_bench.pipeline import run_pipeline
-    from gecko_bench.report import print_pipeline_report
+    from gecko_bench.report import build_report, render_report, report_dict
 
+    check_format(fmt, ("table", "json"))
     resolved = config.apply_overrides(config.resolve(profile), overrides or [])
     if device:
         resolved.device = device
-    result = run_pipeline(resolved, db_path=db, root=work_root, console=console)
-    print_pipeline_report(result, resolved, console)
+    out = console if fmt == "table" else Console(stderr=True)
+    with stdout_to_stderr(fmt == "json"):
+        result = run_pipeline(resolved, db_path=db, root=work_root, console=out)
+        report = build_report(result, resolved)
+    if fmt == "json":
+        echo_json(report_dict(report))
+        return
+    render_report(report, console)
     console.print(f"\nExplore the results: [bold]gecko-bench dashboard --db {result.db_path}[/]")
