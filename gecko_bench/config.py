@@ -67,6 +67,9 @@ class TrainConfig:
     # float32 by default until bf16 training is measured against it on a native-bf16 machine
     # (docs/training.md "Compute dtype").
     dtype: str = "float32"
+    # share of FRet queries held out of training as the dev split the student's prompt style
+    # is chosen on (trainers/prompt_choice.py); 0 keeps the training format's style
+    dev_fraction: float = 0.2
 
 
 @dataclass
@@ -75,7 +78,7 @@ class EvalConfig:
 
     suite: str = "gecko-offline-tiny"
     dims: list[int] = field(default_factory=lambda: [384, 256, 128, 64])
-    prompt_style: str = "gecko"
+    prompt_style: str = "auto"  # the job's own models: see pipeline.PROMPT_STYLE
     batch_size: int = 32
     tasks: list[str] = field(default_factory=list)  # non-empty: these tasks instead of the suite
     max_seq_length: int | None = None  # cap on every model's input tokens (None: the model's own)

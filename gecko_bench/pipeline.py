@@ -90,12 +90,17 @@ def _stage_assets(p: config.Profile, out: dict, wd: Path, db: Path, console: Con
 def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
     from gecko_bench import fret
 
+    from trainers.data import split_dev
+
     dataset_id = fret.build(p.fret, db_path=db, device=p.device)
-    jsonl = wd / "fret_train.jsonl"
-    rows = fret.export_training_jsonl(dataset_id, jsonl, positive=p.train.positive,
-                                      negative=p.train.negative, db_path=db)
-    console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}")
-    return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows}
+    every, jsonl, dev = wd / "fret_all.jsonl", wd / "fret_train.jsonl", wd / "fret_dev.jsonl"
+    fret.export_training_jsonl(dataset_id, every, positive=p.train.positive,
+                               negative=p.train.negative, db_path=db)
+    rows, dev_rows = split_dev(every, p.train.dev_fraction, jsonl, dev)
+    console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}, "
+                  f"{dev_rows} held out as the dev split -> {dev}")
+    return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows,
+            "dev_jsonl": str(dev), "dev_rows": dev_rows}
 
 
 def _stage_prefinetune(p: config.Profile, out: dict, wd: Path, db: Path,
@@ -115,21 +120,30 @@ def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: C
         ckpt = trainers.finetune(p.train, Path(out["fret"]["jsonl"]),
                                  init_checkpoint=out["prefinetune"]["checkpoint"],
                                  out_dir=wd / "finetune", db_path=db, device=p.device,
-                                 fret_dataset_id=out["fret"]["dataset_id"], progress=progress)
-    return {"checkpoint": str(ckpt)}
+                                 fret_dataset_id=out["fret"]["dataset_id"], progress=progress,
+                                 dev_jsonl=out["fret"].get("dev_jsonl"))
+    manifest = json.loads((Path(ckpt) / trainers.MANIFEST).read_text())
+    choice = manifest.get("prompt_choice", {})
+    console.print(f"student prompt style: [bold]{manifest.get('prompt_style')}[/] (chosen on "
+                  f"{choice.get('chosen_on')}; dev nDCG@10 "
+                  + (", ".join(f"{k} {100 * v:.1f}" for k, v in choice.get("scores", {}).items())
+                     or "n/a") + ")")
+    return {"checkpoint": str(ckpt), "prompt_style": manifest.get("prompt_style")}
 
 
 LIKE_BASE = "student, scored like its base"  # key of the student's second evaluation
 
 
 def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
-    """Every model at its own prompt style, and the student a second time under its base's
-    protocol, so the headline gain compares like with like."""
+    """Every model at its own prompt style (the student: the one its prompts carry, chosen on
+    the dev split), and the student a second time under its base's protocol, so the headline
+    gain compares like with like; then the student's model card gets its scores."""
     from gecko_bench.eval import evaluate
     from gecko_bench.store.scores import run_selection
+    from trainers.card import refresh_card
 
     student, base = out["finetune"]["checkpoint"], p.train.base_model
-    plan = [(base, base, PROMPT_STYLE.get(base, "none")), (student, student, "gecko"),
+    plan = [(base, base, PROMPT_STYLE.get(base, "none")), (student, student, "auto"),
             (LIKE_BASE, student, PROMPT_STYLE.get(base, "none"))]
     plan += [(m, m, PROMPT_STYLE.get(m, "none")) for m in p.eval.baselines if m != base]
     runs, measured = {}, {}
@@ -142,6 +156,7 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
                              max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
         model_id, protocol = run_selection(db, runs[key])
         measured[key] = {"model_id": model_id, **protocol.as_dict()}
+    refresh_card(Path(student), db)
     # What the report reads back: each model as this job measured it, nothing else.
     return {"runs": runs, "models": [m for _, m, _ in plan], "measured": measured}
 

@@ -62,7 +62,7 @@ def job_selections(result) -> dict[str, tuple[str, Protocol]]:
 class GainTable:
     """One of the report's gain tables: the student against its base, per category (points)."""
 
-    key: str  # same_protocol | training_format
+    key: str  # same_protocol | own_styles
     title: str
     baseline: str  # the base model's name
     baseline_protocol: Protocol
@@ -94,8 +94,8 @@ class JobReport:
 
 def build_report(result, profile: config.Profile) -> JobReport:
     """Leaderboard of the profile's suite at the student's full dim, then per-category gains:
-    first base and student under the same protocol (the headline), then the student at its
-    training format against the base at its own."""
+    first base and student under the same protocol (the headline), then each at its own prompt
+    style (the student's: the one its prompts carry, chosen on the dev split) when that differs."""
     student_path = result.outputs["finetune"]["checkpoint"]
     student_id = provenance.checkpoint_id(student_path)
     base = profile.train.base_model
@@ -110,14 +110,22 @@ def build_report(result, profile: config.Profile) -> JobReport:
         f"student ({style})" if mid == student_id else name
         for name, mid, style in zip(complete.model, complete.model_id, complete.prompt_style)])
     base_id, base_protocol = measured[base]
+    own = measured.get(student_path, (None, None))[1]
+    style = result.outputs["finetune"].get("prompt_style")  # the style its prompts carry
+    own_label = (own.prompt_style if own else "?") + (
+        f": {style} prompts" if own and own.prompt_style == "model" else "")
+    headline = (f"Student gain over {base}, same protocol ({base_protocol.prompt_style} prompts "
+                "for both)")
+    if own == base_protocol:  # the student's own style is its base's: one table says both
+        headline += f"; also each at its own style (the student's chosen: {style})"
     gains = []
     for key, ident, title in (
-            ("same_protocol", LIKE_BASE, f"Student gain over {base}, same protocol "
-             f"({base_protocol.prompt_style} prompts for both)"),
-            ("training_format", student_path, f"Student at its training format "
-             f"({measured[student_path][1].prompt_style if student_path in measured else '?'} "
-             f"prompts) vs {base} at its own ({base_protocol.prompt_style})")):
+            ("same_protocol", LIKE_BASE, headline),
+            ("own_styles", student_path, f"Student at its own prompt style ({own_label}) vs "
+             f"{base} at its own ({base_protocol.prompt_style})")):
         if ident not in measured:  # a job evaluated before the like-with-like run existed
+            continue
+        if key == "own_styles" and own == base_protocol:
             continue
         table = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
                                baseline_protocol=base_protocol,

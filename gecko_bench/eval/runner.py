@@ -24,7 +24,7 @@ from gecko_bench.eval import lexical
 from gecko_bench.eval.cache import EmbeddingCache
 from gecko_bench.eval.encoder import GeckoEncoder, load_backend
 from gecko_bench.eval.items import clustering_rows, item_rows
-from gecko_bench.eval.prompts import check_style
+from gecko_bench.eval.prompts import check_style, resolve_style
 from gecko_bench.eval.resolve import TaskSpec, load_checked, resolve
 from gecko_bench.store.scores import Protocol
 
@@ -108,7 +108,7 @@ def _reset_task_seed(task) -> None:
 
 
 def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = None,
-             dims: list[int] | None = None, prompt_style: str = "gecko", db_path=None,
+             dims: list[int] | None = None, prompt_style: str = "auto", db_path=None,
              device: str = "cpu", batch_size: int = 32, langs: list[str] | None = None,
              data_dir=None, beir_dir=None, tasks_file=None, experiment: str | None = None,
              variant: str | None = None, run_id: str | None = None, progress: bool = True,
@@ -118,7 +118,9 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
-    the run row lists them under ``config.skipped``. A `run_id` that already exists in the
+    the run row lists them under ``config.skipped``. ``prompt_style`` ``auto`` (the default)
+    is the model's own convention (:func:`gecko_bench.eval.prompts.resolve_style`); the
+    resolved style is what is stored. A `run_id` that already exists in the
     store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
     ``max_seq_length`` caps input tokens (the model's own limit when None or lower); ``dtype``
@@ -140,6 +142,8 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
                     beir_dir=beir_dir, tasks_file=tasks_file)
     backend = load_backend(model, device=device, max_seq_length=max_seq_length, dtype=dtype)
+    prompt_style = resolve_style(prompt_style, backend.declares_prompts, backend.own_prefix,
+                                 backend.name)
     dims = parse_dims(dims, backend.dim)
     protocol = Protocol(prompt_style, backend.max_seq_length, backend.dtype, SCORING_VERSION)
 
