@@ -32,8 +32,9 @@ def _dims(value: Optional[str]) -> list[int] | None:
 def eval_command(
     model: str = typer.Option(..., "--model", "-m",
                               help="Registered model name (minilm-l6, mpnet-base, "
-                              "e5-small-multilingual) or a sentence-transformers checkpoint "
-                              "folder."),
+                              "e5-small-multilingual; bm25: mteb's bm25s lexical baseline, "
+                              "retrieval/reranking tasks only) or a sentence-transformers "
+                              "checkpoint folder."),
     suite: Optional[str] = typer.Option(
         None, "--suite", "-s", help="gecko_bench suite (gecko-offline-tiny, gecko-offline-v1, "
         "miracl-offline), 'miracl' / 'miracl-full' (mteb's MIRACL), or 'mteb:<benchmark>', e.g. "
