@@ -70,6 +70,9 @@ class TrainConfig:
     # share of FRet queries held out of training as the dev split the student's prompt style
     # is chosen on (trainers/prompt_choice.py); 0 keeps the training format's style
     dev_fraction: float = 0.2
+    # WiSE-FT: interpolate the student with its base, a chosen on the dev split
+    # (trainers/wise_ft.py); off by default: not measured better at this scale
+    wise_ft: bool = False
 
 
 @dataclass

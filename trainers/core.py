@@ -263,12 +263,17 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         callback.flush()
         train_s = time.perf_counter() - t0
         model.max_seq_length = serve_length
-        model.save(str(spec.out))
         from trainers.card import write_card
         from trainers.prompt_choice import choose_prompt_style, write_prompts
 
-        choice = choose_prompt_style(model, spec.dev_jsonl,
-                                     "gecko" if cfg.unified_format else "plain")
+        training_style = "gecko" if cfg.unified_format else "plain"
+        wise = None
+        if getattr(cfg, "wise_ft", False) and spec.dev_jsonl is not None:
+            from trainers.wise_ft import choose_alpha
+
+            wise = choose_alpha(model, lineage["base_model"], spec.dev_jsonl, training_style)
+        choice = choose_prompt_style(model, spec.dev_jsonl, training_style)
+        model.save(str(spec.out))
         write_prompts(spec.out, choice.style)
         model_id = provenance.checkpoint_id(spec.out)
         done = spec.steps - resumed_from
@@ -287,6 +292,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "n_params": sum(p.numel() for p in model.parameters()),
             "config": as_dict(cfg), "device": device, "dtype": dtype,
             "prompt_style": choice.style, "prompt_choice": choice.as_dict(),
+            "wise_ft": wise.as_dict() if wise else None,
             "key_material": spec.key_material,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **spec.manifest_extra,
