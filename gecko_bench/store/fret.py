@@ -128,7 +128,29 @@ register_tables({
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (check_id, method)
         )""",
+    # Added for teacher comparisons (issue 15 item 7), by ALTER like fret_neighbours' columns:
+    # the paired bootstrap of method - retriever over the same queries, speed and settings.
+    # NULL in checks stored before them (and delta/CI NULL on the retriever's own row).
+    **{f"fret_rerank_checks+{col}":
+       f"ALTER TABLE fret_rerank_checks ADD COLUMN IF NOT EXISTS {col} {kind}"
+       for col, kind in (("delta", "DOUBLE"), ("ci_low", "DOUBLE"), ("ci_high", "DOUBLE"),
+                         ("p_value", "DOUBLE"), ("pairs_per_s", "DOUBLE"),
+                         ("prompt_version", "VARCHAR"), ("rankers", "VARCHAR"),
+                         ("rrf_k", "DOUBLE"))},
+    # Per-query nDCG@10 of each method, so a check's paired statistics can be recomputed.
+    "fret_rerank_items": """
+        CREATE TABLE IF NOT EXISTS fret_rerank_items (
+            check_id VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            query_id VARCHAR NOT NULL,
+            ndcg_at_10 DOUBLE NOT NULL,
+            PRIMARY KEY (check_id, method, query_id)
+        )""",
 })
+
+RERANK_COLUMNS = ("check_id", "task", "llm", "retriever", "n_neighbours", "n_queries", "method",
+                  "ndcg_at_10", "run_id", "created_at", "delta", "ci_low", "ci_high", "p_value",
+                  "pairs_per_s", "prompt_version", "rankers", "rrf_k")
 
 FRET_TABLES = ("fret_datasets", "fret_batches", "fret_passages", "fret_queries", "fret_rejects",
                "fret_neighbours", "fret_mined")
@@ -458,22 +480,47 @@ def fret_neighbours_frame(db_path: str | Path | None, dataset_id: str,
             "ORDER BY n.query_id, n.rrf_rank", [dataset_id, query_id, query_id]).df()
 
 
-def save_rerank_check(db_path: str | Path | None, check_id: str, task: str, llm: str,
-                      retriever: str, n_neighbours: int, n_queries: int,
-                      scores: dict[str, float], run_id: str | None = None) -> None:
-    """Store nDCG@10 per method (retriever, ql, rc, rrf) of one re-ranker check."""
+def save_rerank_check(db_path: str | Path | None, check: dict[str, Any],
+                      methods: list[dict[str, Any]],
+                      items: dict[str, dict[str, float]] | None = None,
+                      run_id: str | None = None) -> None:
+    """Store one re-ranker check in one transaction.
+
+    `check`: check_id, task, llm, retriever, n_neighbours, n_queries, pairs_per_s,
+    prompt_version, rankers, rrf_k. `methods`: one dict per method with method, ndcg_at_10,
+    delta, ci_low, ci_high, p_value (None on the retriever's row). `items`: method ->
+    {query_id: nDCG@10}.
+    """
     now = _now()
+    cols = ", ".join(RERANK_COLUMNS)
+    rows = [tuple({**check, **m, "run_id": run_id, "created_at": now}.get(c)
+                  for c in RERANK_COLUMNS) for m in methods]
     with transaction(db_path) as con:
-        con.executemany("INSERT INTO fret_rerank_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(check_id, task, llm, retriever, n_neighbours, n_queries, m, s, run_id,
-                          now) for m, s in scores.items()])
+        con.executemany(f"INSERT INTO fret_rerank_checks ({cols}) "
+                        f"VALUES ({', '.join('?' * len(RERANK_COLUMNS))})", rows)
+        if items:
+            con.executemany("INSERT INTO fret_rerank_items VALUES (?, ?, ?, ?)",
+                            [(check["check_id"], m, q, v) for m, per in items.items()
+                             for q, v in per.items()])
 
 
 def fret_rerank_frame(db_path: str | Path | None = None) -> pd.DataFrame:
-    """Re-ranker checks. Columns: check_id, task, llm, retriever, n_neighbours, n_queries,
-    method, ndcg_at_10, run_id, created_at."""
+    """Re-ranker checks, one row per (check, method). Columns: check_id, task, llm, retriever,
+    n_neighbours, n_queries, method, ndcg_at_10, run_id, created_at, delta, ci_low, ci_high,
+    p_value, pairs_per_s, prompt_version, rankers, rrf_k (the last eight NULL in checks stored
+    before they existed)."""
     with connect(db_path, read_only=True) as con:
         if not table_exists(con, "fret_rerank_checks"):
             return pd.DataFrame()
-        return con.execute("SELECT * FROM fret_rerank_checks ORDER BY created_at DESC, "
-                           "check_id, method").df()
+        select = ", ".join(_added(con, c, "fret_rerank_checks", "r") for c in RERANK_COLUMNS)
+        return con.execute(f"SELECT {select} FROM fret_rerank_checks r "
+                           "ORDER BY created_at DESC, check_id, method").df()
+
+
+def fret_rerank_items_frame(db_path: str | Path | None, check_id: str) -> pd.DataFrame:
+    """Per-query nDCG@10 of one check. Columns: method, query_id, ndcg_at_10."""
+    with connect(db_path, read_only=True) as con:
+        if not table_exists(con, "fret_rerank_items"):
+            return pd.DataFrame(columns=["method", "query_id", "ndcg_at_10"])
+        return con.execute("SELECT method, query_id, ndcg_at_10 FROM fret_rerank_items "
+                           "WHERE check_id = ? ORDER BY method, query_id", [check_id]).df()
