@@ -62,8 +62,9 @@ def _borda(task_scores: pd.DataFrame) -> pd.Series:
 
 def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
                 dim: int | None = None, selections: list[Selection] | None = None,
-                protocol: Protocol | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(complete, incomplete) leaderboards.
+                protocol: Protocol | None = None,
+                exclude_tasks: tuple[str, ...] | list[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(complete, incomplete) leaderboards (`exclude_tasks`: scores of these tasks left out).
 
     `selections`: only these (model_id, protocol) pairs (None fields of a protocol match any
     value); default every measured model in the store. `protocol`: only rows measured so.
@@ -76,9 +77,12 @@ def leaderboard(db_path: str | Path | None = None, suite: str | None = None,
     ``incomplete``: the same columns (means over what exists, no rank) plus ``missing``.
     """
     df = _current_main(db_path, suite, dim, selections, protocol)
+    if len(exclude_tasks) and not df.empty:
+        df = df[~df["task"].isin(list(exclude_tasks))]
     if df.empty:
         return pd.DataFrame(), pd.DataFrame()
-    expected = _expected_tasks(db_path, suite, df)
+    expected = {t: c for t, c in _expected_tasks(db_path, suite, df).items()
+                if t not in exclude_tasks}
     per_task = (df.groupby(KEYS + ["model_name", "task"], dropna=False)["score"].mean()
                 .unstack("task"))
     categories = [c for c in CATEGORIES if c in set(expected.values())] + sorted(

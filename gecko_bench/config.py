@@ -32,6 +32,7 @@ class FretConfig:
     sources: list[str] = field(default_factory=lambda: ["wikipedia", "austen", "nlp-corpus"])
     corpus_size: int | None = 2000  # passages searched for neighbours (None: every seed passage)
     gen_attempts: int = 2  # generations per seed before it counts as rejected
+    queries_per_seed: int = 1  # >1: that many queries per seed passage (GPL makes 3; small corpora)
     max_new_tokens: int = 64
     # RRF fuses these rankings: ql, rc (raw log p(Yes)), rc_norm (Yes vs No), retriever.
     rankers: list[str] = field(default_factory=lambda: ["ql", "rc"])
@@ -95,6 +96,14 @@ class EvalConfig:
 
 
 @dataclass
+class DomainConfig:
+    """Domain adaptation to a target corpus (gecko_bench.domain; set by ``run --corpus``)."""
+
+    corpus: str | None = None  # a BEIR folder (corpus.jsonl; queries + qrels to evaluate on)
+    corpus_hash: str | None = None  # its content hash: part of the job's identity
+
+
+@dataclass
 class Profile:
     """Everything a run of the main job needs to know."""
 
@@ -103,6 +112,7 @@ class Profile:
     fret: FretConfig = field(default_factory=FretConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    domain: DomainConfig = field(default_factory=DomainConfig)
 
 
 def _tiny() -> Profile:

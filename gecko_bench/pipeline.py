@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gecko_bench import assets, config, provenance
+from gecko_bench import assets, config, domain, provenance
 from gecko_bench.progress import training_progress
 from gecko_bench.store import default_db_path, finish_run, start_run
 from gecko_bench.store.pipeline import finished_stages, record_stage
@@ -42,9 +42,19 @@ class PipelineResult:
 
 
 def pipeline_id(profile: config.Profile) -> str:
-    """Stable id of a profile's resolved config: the same settings resume the same pipeline."""
-    blob = json.dumps(config.as_dict(profile), sort_keys=True).encode()
-    return f"pipeline-{profile.name}-{hashlib.sha256(blob).hexdigest()[:10]}"
+    """Stable id of a profile's resolved config: the same settings resume the same pipeline.
+
+    A domain job (``domain.corpus`` set; its content hash is in the config) is
+    ``domain-<profile>-<hash>``. Settings at their neutral value (no target corpus, one query
+    per seed) are left out, so jobs configured before they existed keep their ids."""
+    settings = config.as_dict(profile)
+    if not profile.domain.corpus:
+        settings.pop("domain")
+    if profile.fret.queries_per_seed == 1:
+        settings["fret"].pop("queries_per_seed")
+    blob = json.dumps(settings, sort_keys=True).encode()
+    kind = "domain" if profile.domain.corpus else "pipeline"
+    return f"{kind}-{profile.name}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
 
 def work_dir(profile: config.Profile, root: Path | None = None) -> Path:
@@ -96,6 +106,9 @@ def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Conso
     every, jsonl, dev = wd / "fret_all.jsonl", wd / "fret_train.jsonl", wd / "fret_dev.jsonl"
     fret.export_training_jsonl(dataset_id, every, positive=p.train.positive,
                                negative=p.train.negative, db_path=db)
+    target = domain.target_texts(p)
+    if target is not None:  # the overlap rule, before anything trains on these rows
+        domain.check_fret_rows(every, target)
     rows, dev_rows = split_dev(every, p.train.dev_fraction, jsonl, dev)
     console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}, "
                   f"{dev_rows} held out as the dev split -> {dev}")
@@ -109,7 +122,7 @@ def _stage_prefinetune(p: config.Profile, out: dict, wd: Path, db: Path,
 
     with training_progress("pre-finetuning", console) as progress:
         ckpt = trainers.prefinetune(p.train, wd / "prefinetune", db_path=db, device=p.device,
-                                    progress=progress)
+                                    progress=progress, target=domain.target_texts(p))
     return {"checkpoint": str(ckpt)}
 
 
@@ -121,7 +134,8 @@ def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: C
                                  init_checkpoint=out["prefinetune"]["checkpoint"],
                                  out_dir=wd / "finetune", db_path=db, device=p.device,
                                  fret_dataset_id=out["fret"]["dataset_id"], progress=progress,
-                                 dev_jsonl=out["fret"].get("dev_jsonl"))
+                                 dev_jsonl=out["fret"].get("dev_jsonl"),
+                                 target=domain.target_texts(p))
     manifest = json.loads((Path(ckpt) / trainers.MANIFEST).read_text())
     choice = manifest.get("prompt_choice", {})
     console.print(f"student prompt style: [bold]{manifest.get('prompt_style')}[/] (chosen on "
@@ -158,7 +172,40 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
         measured[key] = {"model_id": model_id, **protocol.as_dict()}
     refresh_card(Path(student), db)
     # What the report reads back: each model as this job measured it, nothing else.
-    return {"runs": runs, "models": [m for _, m, _ in plan], "measured": measured}
+    return {"runs": runs, "models": [m for _, m, _ in plan], "measured": measured,
+            **_evaluate_target(p, plan[:3], db, console)}
+
+
+def _evaluate_target(p: config.Profile, plan: list[tuple[str, str, str]], db: Path,
+                     console: Console) -> dict:
+    """A domain job's target task (base, student, student like its base, on the folder's own
+    queries) and which general-suite tasks share texts with the target corpus."""
+    from gecko_bench.eval import evaluate
+    from gecko_bench.eval.resolve import resolve
+    from gecko_bench.store.scores import run_selection
+
+    beir = domain.folder(p)
+    if beir is None:
+        return {}
+    out: dict[str, Any] = {"target": None}
+    if beir.has_evaluation():
+        runs, measured = {}, {}
+        for key, model, style in plan:
+            console.print(f"[bold]evaluate[/] {model} on the target {beir.name} ({style} prompts)")
+            runs[key] = evaluate(model, beir_dir=beir.root, dims=model_dims(model, p.eval.dims),
+                                 prompt_style=style, db_path=db, device=p.device,
+                                 batch_size=p.eval.batch_size, profile=p.name,
+                                 max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
+            model_id, protocol = run_selection(db, runs[key])
+            measured[key] = {"model_id": model_id, **protocol.as_dict()}
+        (spec,) = resolve(beir_dir=beir.root)
+        out["target"] = {"task": spec.name, "suite": spec.suite, "runs": runs,
+                         "measured": measured}
+    specs = resolve(suite=eval_suite(p), tasks=p.eval.tasks or None)
+    out |= domain.touched_tasks(specs, domain.target_texts(p))
+    console.print("general-suite tasks touched by the target corpus: "
+                  + (", ".join(out["touched"]) or "none"))
+    return out
 
 
 STAGE_FUNCS: dict[str, Callable[..., dict]] = {

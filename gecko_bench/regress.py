@@ -353,8 +353,10 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
                    candidate: str | list[str], suite: str | None = None, dim: int | None = None,
                    n_resamples: int = 1000, seed: int = 0,
                    baseline_protocol: Protocol = Protocol(),
-                   candidate_protocol: Protocol = Protocol()) -> pd.DataFrame:
-    """Per-category mean task delta (points) with a 95% bootstrap CI (items resampled per task).
+                   candidate_protocol: Protocol = Protocol(),
+                   exclude_tasks: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """Per-category mean task delta (points) with a 95% bootstrap CI (items resampled per task;
+    tasks in `exclude_tasks` left out).
 
     Each side is read under its protocol (:func:`resolve_measured`: exactly one must match). A
     multilingual task's language subsets share one task's weight (see `subset_weights`).
@@ -374,7 +376,7 @@ def category_gains(db_path: str | Path | None, baseline: str | list[str],
         c = resolve_measured(db_path, c_name, candidate_protocol, suite, dim)
         pair_dim = int(dim) if dim is not None else _shared_dim(db_path, b, c, suite)
         for pair in task_pairs(db_path, b, c, pair_dim, suite)[0]:
-            if pair.baseline is None or not len(pair.baseline):
+            if pair.baseline is None or not len(pair.baseline) or pair.task in exclude_tasks:
                 continue
             key = (pair.task, pair.subset)
             if key not in pooled:

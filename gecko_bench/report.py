@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from rich import box
@@ -86,6 +86,13 @@ class JobReport:
     board: pd.DataFrame  # complete rows, `model` the display name, `name` the stored one
     incomplete: pd.DataFrame
     gains: list[GainTable]
+    # A domain job (docs/domain.md): the gain on the target's own queries, reported first, and
+    # the general-suite tasks that share texts with the target (left out of `gains`).
+    target: GainTable | None = None
+    target_task: str | None = None
+    touched: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    domain_corpus: str | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -104,8 +111,14 @@ def build_report(result, profile: config.Profile) -> JobReport:
     # Only this job's models, each as the job measured it: other evaluations in the store (other
     # prompt styles, caps, dtypes, experiments) neither replace its scores nor enter its Borda.
     measured = job_selections(result)
+    ev = result.outputs["evaluate"]
+    target_out = ev.get("target")
+    touched = list(ev.get("touched", []))
+    # The general comparison ("no harm"): neither the target task nor the touched tasks.
+    excluded = touched + ([target_out["task"]] if target_out else [])
     complete, incomplete = leaderboard(result.db_path, suite=suite, dim=dim,
-                                       selections=list(measured.values()))
+                                       selections=list(measured.values()),
+                                       exclude_tasks=[target_out["task"]] if target_out else [])
     board = complete.assign(name=complete.get("model"), model=[
         f"student ({style})" if mid == student_id else name
         for name, mid, style in zip(complete.model, complete.model_id, complete.prompt_style)])
@@ -129,12 +142,40 @@ def build_report(result, profile: config.Profile) -> JobReport:
             continue
         table = category_gains(result.db_path, base_id, student_id, suite=suite, dim=dim,
                                baseline_protocol=base_protocol,
-                               candidate_protocol=measured[ident][1])
+                               candidate_protocol=measured[ident][1], exclude_tasks=excluded)
+        if profile.domain.corpus:
+            title += "; no harm: untouched tasks only"
         gains.append(GainTable(key, title, base, base_protocol, measured[ident][1],
                                table.rename(columns={"baseline": base,
                                                      "candidate": "student"})))
     return JobReport(result.pipeline_id, str(result.db_path), eval_label(profile), suite, dim,
-                     str(student_path), student_id, base, measured, board, incomplete, gains)
+                     str(student_path), student_id, base, measured, board, incomplete, gains,
+                     target=_target_gain(result, target_out, base, dim) if target_out else None,
+                     target_task=target_out["task"] if target_out else None,
+                     touched=touched, unchecked=list(ev.get("unchecked", [])),
+                     domain_corpus=profile.domain.corpus)
+
+
+def _target_gain(result, target: dict, base: str, dim: int) -> GainTable:
+    """The student's gain over its base on the target's own queries, same protocol for both
+    (the base's), with the bootstrap CI over the target's queries."""
+    sel = {key: (m["model_id"], Protocol.of(m)) for key, m in target["measured"].items()}
+    (base_id, base_p), (student_id, student_p) = sel[base], sel[LIKE_BASE]
+    table = category_gains(result.db_path, base_id, student_id, suite=target["suite"], dim=dim,
+                           baseline_protocol=base_p, candidate_protocol=student_p)
+    table = table.assign(category=target["task"]).rename(
+        columns={"category": "task", "n_tasks": "n", "baseline": base, "candidate": "student"})
+    table["n"] = _n_queries(result.db_path, base_id, base_p, target["suite"], dim)
+    return GainTable("target", f"Target corpus {target['task']}: student gain over {base} on "
+                     f"its own queries, same protocol ({base_p.prompt_style} prompts for both)",
+                     base, base_p, student_p, table)
+
+
+def _n_queries(db_path, model_id: str, protocol: Protocol, suite: str, dim: int) -> int:
+    from gecko_bench.store.scores import current_items
+
+    items = current_items(db_path, model_id, protocol, suite=suite, dim=dim)
+    return int(items["item_id"].nunique()) if len(items) else 0
 
 
 def print_pipeline_report(result, profile: config.Profile, console: Console) -> None:
@@ -143,7 +184,14 @@ def print_pipeline_report(result, profile: config.Profile, console: Console) -> 
 
 
 def render_report(report: JobReport, console: Console) -> None:
-    """Print a JobReport: leaderboard, protocols, incomplete rows, gain tables, checkpoint."""
+    """Print a JobReport: (a domain job's target gain first), leaderboard, protocols,
+    incomplete rows, gain tables, touched tasks, checkpoint."""
+    if report.target is not None:
+        console.print(frame_table(report.target.table, f"{report.target.title}: points, 95% "
+                                  "bootstrap CI over the target's queries (nDCG@10)"))
+    elif report.domain_corpus:
+        console.print(f"target corpus {report.domain_corpus}: no queries/qrels, so no target "
+                      "evaluation; adapted only", highlight=False)
     shown = report.board.drop(columns=["name"])
     protocols = ", ".join(sorted({f"{m} {st}" for m, st in zip(shown.model, shown.prompt_style)
                                   if not m.startswith("student")}))
@@ -164,6 +212,11 @@ def render_report(report: JobReport, console: Console) -> None:
         console.print(frame_table(gain.table, f"{gain.title}: per category, points, 95% "
                                   "bootstrap CI over items (per-item statistics: nDCG@10 for "
                                   "retrieval/reranking, so not the leaderboard's main scores)"))
+    if report.domain_corpus:
+        console.print("touched tasks (share texts with the target corpus; left out of the gain "
+                      "tables above): " + (", ".join(report.touched) or "none")
+                      + (f"; not checked: {', '.join(report.unchecked)}" if report.unchecked
+                         else ""), highlight=False)
     console.print(f"student checkpoint: {report.student_path}")
 
 
@@ -190,9 +243,21 @@ def report_dict(report: JobReport) -> dict:
               "categories": records(g.table.rename(columns={g.baseline: "baseline",
                                                             "student": "candidate"}))}
              for g in report.gains]
-    return {"schema": SCHEMA, "kind": "job_report", "pipeline_id": report.pipeline_id,
+    out = {"schema": SCHEMA, "kind": "job_report", "pipeline_id": report.pipeline_id,
             "db": report.db_path, "tasks": report.label, "suite": report.suite,
             "dim": report.dim, "n_tasks": report.n_tasks,
             "student": {"checkpoint": report.student_path, "model_id": report.student_id},
             "base_model": report.base, "models": models,
             "leaderboard": {k: board[k] for k in ("categories", "rows")}, "gains": gains}
+    if report.domain_corpus:
+        t = report.target
+        out["domain"] = {
+            "corpus": report.domain_corpus, "touched": report.touched,
+            "unchecked": report.unchecked,
+            "target": None if t is None else {
+                "task": report.target_task, "title": t.title,
+                "protocol": t.baseline_protocol.as_dict(),
+                "unit": "points (0-100), 95% bootstrap CI over the target's queries",
+                "rows": records(t.table.rename(columns={t.baseline: "baseline",
+                                                        "student": "candidate"}))}}
+    return out

@@ -268,18 +268,27 @@ def split_dev(path: str | Path, fraction: float, train_out: str | Path,
     """Split a FRet JSONL into train and dev files by a hash of each row's id; (n_train, n_dev).
 
     Deterministic and stable: a row's side depends only on its id, so the same FRet data
-    always gives the same dev split, and a dev query is never a training query.
+    always gives the same dev split, and a dev query is never a training query. The several
+    queries of one seed (ids ending ``#q<r>``, ``fret.queries_per_seed``) hash as one id, so
+    they land on the same side and no dev seed is trained on.
     ``round(n * fraction)`` rows (the smallest hashes) go to dev.
     """
     import hashlib
+    import re
+
+    def group(row_id) -> str:
+        return re.sub(r"#q\d+$", "", str(row_id))
 
     if not 0 <= fraction < 1:
         raise InputError(f"train.dev_fraction must be in [0, 1), got {fraction}")
     lines = [(row["id"], line) for (_, row), line in
              zip(read_jsonl(path, required=["id"]),
                  (ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()))]
-    ranked = sorted(lines, key=lambda r: hashlib.sha256(str(r[0]).encode()).hexdigest())
+    ranked = sorted(lines, key=lambda r: (hashlib.sha256(group(r[0]).encode()).hexdigest(),
+                                          str(r[0])))
     n_dev = round(len(ranked) * fraction)
+    while 0 < n_dev < len(ranked) and group(ranked[n_dev][0]) == group(ranked[n_dev - 1][0]):
+        n_dev += 1  # a seed's queries stay together
     dev_ids = {i for i, _ in ranked[:n_dev]}
     for out, keep in ((train_out, False), (dev_out, True)):
         Path(out).write_text("".join(line + "\n" for i, line in lines if (i in dev_ids) == keep),

@@ -37,15 +37,25 @@ def _cfg_key(cfg, stage: str) -> dict[str, Any]:
             if not k.startswith(_STAGE_ONLY[stage]) and k != "dtype"}
 
 
-def _guard(examples: Sequence[Example], what: str) -> dict[str, Any]:
-    """Run the evaluation-overlap guard on every training text; returns what was checked."""
+def _guard(examples: Sequence[Example], what: str, target=None) -> dict[str, Any]:
+    """Run the evaluation-overlap guard on every training text; returns what was checked.
+
+    `target` (a domain job's :class:`gecko_bench.tasks.overlap.TargetTexts`): an example
+    holding one of its queries is an InputError naming the example; its documents are allowed.
+    """
     try:
         from gecko_bench.tasks import overlap_guard
     except ImportError:  # the tasks area has not landed in this checkout: say so, do not fake it
         return {"status": "not run: gecko_bench.tasks.overlap_guard unavailable"}
+    if target is not None:
+        target.refuse_queries(((f"example {ex.id!r} ({field})", getattr(ex, field))
+                               for ex in examples for field in ("query", "positive", "negative")),
+                              what)
     texts = [t for ex in examples for t in (ex.query, ex.positive, ex.negative) if t]
-    result = overlap_guard(texts, what)
-    return {"texts": len(texts), "result": result if isinstance(result, (dict, int)) else "passed"}
+    result = overlap_guard(texts, what, allow=target) if target is not None else \
+        overlap_guard(texts, what)
+    out = {"texts": len(texts), "result": result if isinstance(result, (dict, int)) else "passed"}
+    return out | ({"target": target.name} if target is not None else {})
 
 
 def _sha256_file(path: Path) -> str:
@@ -77,7 +87,8 @@ def check_mrl_dims(dims: Sequence[int], init: str) -> None:
 
 def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
                 device: str = "cpu", profile: str | None = None, experiment: str | None = None,
-                variant: str | None = None, progress: ProgressFn | None = None) -> Path:
+                variant: str | None = None, progress: ProgressFn | None = None,
+                target=None) -> Path:
     """Pre-finetune ``cfg.base_model`` on open text pairs; returns the checkpoint folder.
 
     Pairs: Wikipedia section heading -> section text and Austen paragraph -> next paragraph
@@ -93,7 +104,7 @@ def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
         groups.setdefault(ex.task_type, []).append(ex)
     bs, steps = cfg.prefinetune_batch_size, cfg.prefinetune_steps
     mix = build_mixture(groups, steps * bs, bs, "original", cfg.seed)
-    guard = _guard(mix.examples, "pre-finetuning pairs")  # what is trained on
+    guard = _guard(mix.examples, "pre-finetuning pairs", target)  # what is trained on
     dataset = to_dataset(mix.examples, cfg.unified_format, with_negative=False)
     spec = RunSpec(
         stage="prefinetune", init=cfg.base_model, out=Path(out_dir), steps=steps, batch_size=bs,
@@ -156,7 +167,8 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
              variant: str | None = None, task_types: Sequence[str] | None = None,
              mrl: bool = True, profile: str | None = None,
              extra_jsonl: Sequence[str | Path] = (), progress: ProgressFn | None = None,
-             pool_size: int | None = None, dev_jsonl: str | Path | None = None) -> Path:
+             pool_size: int | None = None, dev_jsonl: str | Path | None = None,
+             target=None) -> Path:
     """Fine-tune `init_checkpoint` on the Gecko mixture; returns the checkpoint folder.
 
     Mixture: FRet rows + classification triples + extra FRet-format pair files, sampled by
@@ -177,7 +189,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
                         pool_size)
     examples = mix.examples
     mix.composition["without_negative"] = without_negative(examples)
-    guard = _guard(examples, "fine-tuning mixture")
+    guard = _guard(examples, "fine-tuning mixture", target)
     dataset = to_dataset(examples, cfg.unified_format, with_negative=True)
     dims = list(cfg.mrl_dims) if mrl else []
     spec = RunSpec(

@@ -27,12 +27,19 @@ def run(
         "--set eval.tasks=LeeSTS-tiny (repeatable)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json (the report as one "
                             "JSON document on stdout, progress on stderr)."),
+    corpus: Optional[Path] = typer.Option(
+        None, "--corpus", help="Domain job: adapt to this BEIR folder (corpus.jsonl; with "
+        "queries.jsonl + qrels/ its own queries are evaluated and reported first). Seeds are "
+        "sampled from its documents, neighbours searched in all of them (docs/domain.md)."),
 ) -> None:
     """The main job, end to end: FRet data, pre-finetune, fine-tune, evaluate, report.
 
     Fetch assets, build FRet data with the profile's LLM, pre-finetune and fine-tune the
     student, evaluate it with its base and the baselines at every MRL dim, store everything in
     DuckDB and print the leaderboard and the student's gain per category.
+
+    With --corpus it is a domain job: FRet seeds from that corpus, the target's own queries
+    evaluated first, general-suite tasks that share its texts marked as touched.
 
     Rerunning continues after a kill; rerunning after completion only prints the results.
     """
@@ -42,6 +49,10 @@ def run(
 
     check_format(fmt, ("table", "json"))
     resolved = config.apply_overrides(config.resolve(profile), overrides or [])
+    if corpus is not None:
+        from gecko_bench.domain import configure
+
+        configure(resolved, corpus)
     if device:
         resolved.device = device
     out = console if fmt == "table" else Console(stderr=True)

@@ -85,3 +85,20 @@ def smoke(
             progress.advance(bar)
     table.add_row("TOTAL", "", f"{time.time() - wall0:.1f}", f"{time.process_time() - cpu0:.1f}")
     Console().print(table)
+
+
+@app.command("export")
+def export(
+    task: str = typer.Argument(..., help="A registered retrieval task, e.g. ManPageRetrieval or "
+                               "ManPageRetrieval-tiny."),
+    folder: str = typer.Argument(..., help="Where to write corpus.jsonl, queries.jsonl and "
+                                 "qrels/test.tsv (created; must not hold a BEIR folder yet)."),
+) -> None:
+    """Write a registered offline retrieval task as a BEIR folder (for --beir-dir, --corpus)."""
+    from pathlib import Path
+
+    from gecko_bench.eval.beir_task import export_beir
+
+    counts = export_beir(task, Path(folder))
+    Console().print(f"{task} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
+                    f"queries, {counts['qrels']} qrels", highlight=False)

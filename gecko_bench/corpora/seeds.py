@@ -9,7 +9,9 @@ pipeline still runs ``gecko_bench.tasks.overlap_guard`` over every seed and neig
 - ``austen``: Jane Austen's six novels from the R package janeaustenr (read with ``rdata``),
 - ``nlp-corpus``: the npm package's English sentences, grouped into passages,
 - ``jsonl:<path>``: your own passages, one JSON object per line with ``text`` and optionally
-  ``id``, ``title``, ``licence`` (chunked like the others).
+  ``id``, ``title``, ``licence`` (chunked like the others),
+- ``beir:<folder>``: the documents of a BEIR folder's ``corpus.jsonl``, each one passage as it
+  is (not chunked: a domain job's seeds are its target's retrieval units; docs/domain.md).
 
 Everything here is pure and deterministic: same fetched files + arguments -> same passages.
 """
@@ -305,6 +307,14 @@ def _jsonl_passages(path: str) -> list[Passage]:
     return out
 
 
+def _beir_passages(folder: str) -> list[Passage]:
+    from gecko_bench.corpora.beir_folder import BeirFolder
+
+    beir = BeirFolder.open(folder)
+    return [Passage(f"beir/{doc_id}", title, text, f"beir:{beir.name}",
+                    "unknown (user-provided)") for doc_id, title, text in beir.documents()]
+
+
 _BUILDERS = {"wikipedia": _wikipedia_passages, "austen": _austen_passages,
              "nlp-corpus": _nlp_passages}
 
@@ -312,6 +322,8 @@ _BUILDERS = {"wikipedia": _wikipedia_passages, "austen": _austen_passages,
 def _build(source: str) -> list[Passage]:
     if source.startswith("jsonl:"):
         return _jsonl_passages(source[len("jsonl:"):])
+    if source.startswith("beir:"):
+        return _beir_passages(source[len("beir:"):])
     return _BUILDERS[source]()
 
 
@@ -327,10 +339,11 @@ def seed_passages(sources: tuple[str, ...] = SOURCES, limit: int | None = None,
     still mixes encyclopedic, literary and conversational text. InputError for unknown sources or
     when nothing is left.
     """
-    unknown = [s for s in sources if s not in _BUILDERS and not s.startswith("jsonl:")]
+    unknown = [s for s in sources if s not in _BUILDERS
+               and not s.startswith(("jsonl:", "beir:"))]
     if unknown:
         raise InputError(f"unknown seed source(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(_BUILDERS)}, jsonl:<path>")
+                         f"valid: {', '.join(_BUILDERS)}, jsonl:<path>, beir:<folder>")
     seen: set[str] = set()
     pools: list[list[Passage]] = []
     for source in dict.fromkeys(sources):

@@ -118,3 +118,48 @@ def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
     if not isinstance(value, str):
         raise InputError(f"{path}:{lineno}: {key!r} has type {type(value).__name__}, not string")
     return value
+
+
+def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
+    """Write the registered retrieval task `task_name` as a BEIR folder (corpus.jsonl,
+    queries.jsonl, qrels/test.tsv) that :func:`make_beir_task` reads back to the same task;
+    returns the counts. InputError for an unknown, non-retrieval, reranking or multilingual
+    task, or a folder that already holds a BEIR folder."""
+    import json
+
+    from gecko_bench.tasks.registry import get_task, task_category
+
+    task = get_task(task_name)
+    if task_category(task) != "Retrieval" or task.metadata.is_multilingual:
+        raise InputError(f"{task_name} is a {task_category(task)}"
+                         f"{' multilingual' if task.metadata.is_multilingual else ''} task; "
+                         "only monolingual retrieval tasks export as a BEIR folder")
+    root = Path(folder)
+    if (root / "corpus.jsonl").exists():
+        raise InputError(f"{root} already holds corpus.jsonl; export into a new folder")
+    task.load_data()
+    split = task.dataset["default"]["test"]
+    if split.get("top_ranked"):
+        raise InputError(f"{task_name} reranks given candidates; a BEIR folder cannot say that")
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, rows) -> int:
+        n = 0
+        with open(root / name, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        return n
+
+    n_corpus = write("corpus.jsonl", ({"_id": r["id"], "title": r.get("title") or "",
+                                       "text": r["text"]} for r in split["corpus"]))
+    n_queries = write("queries.jsonl", ({"_id": r["id"], "text": r["text"]}
+                                        for r in split["queries"]))
+    n_qrels = 0
+    with open(root / "qrels" / "test.tsv", "w", encoding="utf-8") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for qid, docs in split["relevant_docs"].items():
+            for doc_id, score in docs.items():
+                fh.write(f"{qid}\t{doc_id}\t{int(score)}\n")
+                n_qrels += 1
+    return {"corpus": n_corpus, "queries": n_queries, "qrels": n_qrels}

@@ -64,13 +64,24 @@ def _hash(ident: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
+    """What of `cfg` enters an id: a ``beir:`` source with its folder's content hash, and
+    ``queries_per_seed`` only when it is not 1 (so every earlier dataset keeps its id)."""
+    from gecko_bench.corpora.beir_folder import source_identity
+
+    ident = {k: getattr(cfg, k) for k in fields} | {"prompts": P.PROMPT_VERSION,
+                                                    "dtype": compute_dtype(cfg, device)}
+    ident["sources"] = source_identity(cfg.sources)
+    if cfg.queries_per_seed != 1:
+        ident["queries_per_seed"] = cfg.queries_per_seed
+    return ident
+
+
 def scores_id(cfg: C.FretConfig, device: str = "cpu") -> str:
     """Id of what the LLM computed for a config (queries and every neighbour's scores): two
     configs that differ only in :data:`RANK_FIELDS` share it, so one dataset can be derived
     from the other's stored scores without the LLM."""
-    ident = {k: getattr(cfg, k) for k in SCORE_FIELDS} | {"prompts": P.PROMPT_VERSION,
-                                                          "dtype": compute_dtype(cfg, device)}
-    return "scores-" + _hash(ident)
+    return "scores-" + _hash(_identity(cfg, SCORE_FIELDS, device))
 
 
 def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
@@ -79,9 +90,7 @@ def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
     differently; the RRF inputs and the query filter too)."""
     check_rankers(cfg.rankers)
     parse_filter(cfg.filter)
-    ident = {k: getattr(cfg, k) for k in IDENTITY_FIELDS} | {"prompts": P.PROMPT_VERSION,
-                                                             "dtype": compute_dtype(cfg, device)}
-    return "fret-" + _hash(ident)
+    return "fret-" + _hash(_identity(cfg, IDENTITY_FIELDS, device))
 
 
 def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int]:
@@ -103,16 +112,34 @@ def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int]:
 # ---------------------------------------------------------------- corpus and retrieval
 
 
-def load_corpus(cfg: C.FretConfig) -> tuple[list[Passage], list[Passage]]:
-    """(corpus, seeds): the passages searched for neighbours and the first n_seeds of them.
+def target_of(cfg: C.FretConfig):
+    """The target corpus (:class:`~gecko_bench.tasks.overlap.TargetTexts`) of a domain job's
+    ``beir:`` seed source, or None."""
+    from gecko_bench.corpora.beir_folder import SOURCE_PREFIX, folder_of
+    from gecko_bench.tasks.overlap import TargetTexts
 
-    Fails with InputError on an empty corpus, N larger than the corpus, or evaluation overlap.
+    folders = [folder_of(s) for s in cfg.sources if s.startswith(SOURCE_PREFIX)]
+    if not folders:
+        return None
+    if len(folders) > 1:
+        raise InputError("fret.sources names more than one beir: folder; a domain job adapts "
+                         "to one target corpus")
+    beir = folders[0]
+    return TargetTexts(beir.name, [t for _, _, t in beir.documents()], beir.queries())
+
+
+def load_corpus(cfg: C.FretConfig) -> tuple[list[Passage], list[Passage]]:
+    """(corpus, seeds): the passages searched for neighbours and the first n_seeds of them
+    (the corpus is shuffled by ``cfg.seed``, so the seeds are a sample of it).
+
+    Fails with InputError on an empty corpus, N larger than the corpus, or evaluation overlap
+    (a domain job's target documents are allowed, its queries never: docs/domain.md).
     """
     from gecko_bench.tasks import overlap_guard
 
     corpus = seed_passages(tuple(cfg.sources), limit=cfg.corpus_size, seed=cfg.seed)
-    if cfg.n_seeds < 1 or cfg.n_neighbours < 1:
-        raise InputError("n_seeds and n_neighbours must be at least 1")
+    if cfg.n_seeds < 1 or cfg.n_neighbours < 1 or cfg.queries_per_seed < 1:
+        raise InputError("n_seeds, n_neighbours and queries_per_seed must be at least 1")
     if cfg.n_seeds > len(corpus):
         raise InputError(f"n_seeds={cfg.n_seeds} is larger than the seed corpus "
                          f"({len(corpus)} passages)")
@@ -120,7 +147,8 @@ def load_corpus(cfg: C.FretConfig) -> tuple[list[Passage], list[Passage]]:
         raise InputError(f"n_neighbours={cfg.n_neighbours} is larger than the corpus "
                          f"({len(corpus)} passages)")
     # Every seed and every possible neighbour must be free of evaluation text.
-    overlap_guard([p.text for p in corpus], "FRet seed/neighbour passages")
+    overlap_guard([p.text for p in corpus], "FRet seed/neighbour passages",
+                  allow=target_of(cfg))
     return corpus, corpus[:cfg.n_seeds]
 
 
@@ -149,9 +177,33 @@ class Retriever:
     def search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(indices, scores), each of shape (len(queries), k), best first."""
         q = self.model.encode(queries, normalize_embeddings=True, convert_to_numpy=True)
-        sims = q @ self.emb.T
+        return top_k(q, self.emb, k)
+
+
+CORPUS_CHUNK = 16384  # passages scored at once: memory is len(queries) x this, not x N
+
+
+def top_k(q: np.ndarray, emb: np.ndarray, k: int,
+          chunk: int = CORPUS_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by dot product over every row of `emb`, scored `chunk` rows at a time.
+
+    Ties go to the lower index, as a stable sort of the whole row would give; a corpus of at
+    most `chunk` passages is one product, exactly the unchunked search."""
+    if len(emb) <= chunk:
+        sims = q @ emb.T
         idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return idx, np.take_along_axis(sims, idx, axis=1)
+    best_i = np.zeros((len(q), 0), dtype=np.int64)
+    best_s = np.zeros((len(q), 0), dtype=np.float32)
+    for start in range(0, len(emb), chunk):
+        sims = q @ emb[start:start + chunk].T
+        local = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        cand_i = np.concatenate([best_i, local + start], axis=1)
+        cand_s = np.concatenate([best_s, np.take_along_axis(sims, local, axis=1)], axis=1)
+        order = np.lexsort((cand_i, -cand_s), axis=1)[:, :k]
+        best_i = np.take_along_axis(cand_i, order, axis=1)
+        best_s = np.take_along_axis(cand_s, order, axis=1)
+    return best_i, best_s
 
 
 # ---------------------------------------------------------------- stages
@@ -166,6 +218,12 @@ class Generated:
     task_type: str
     example_type: str
     query: str
+    replica: int = 0  # which of the seed's fret.queries_per_seed queries
+
+    @property
+    def key(self) -> str:
+        """The query's key within a dataset: the seed id (its replica r > 0: ``#q<r>``)."""
+        return self.seed.id + (f"#q{self.replica}" if self.replica else "")
 
 
 @dataclass
@@ -175,31 +233,37 @@ class BatchResult:
 
 
 def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_seed: int,
-             seen: set[str]) -> BatchResult:
-    """Stage 1: a task and a query per seed, with rejects (retried up to gen_attempts times)."""
+             seen: set[str], target=None) -> BatchResult:
+    """Stage 1: a task and a query per seed (``cfg.queries_per_seed`` of them, each from its
+    own example rotation), with rejects (retried up to gen_attempts times). With `target` (a
+    domain job's :class:`~gecko_bench.tasks.overlap.TargetTexts`) a query holding one of the
+    target's queries is rejected as ``target-query``."""
     out = BatchResult()
-    todo = list(seeds)
+    k = cfg.queries_per_seed
+    todo = [(i, p, r) for i, p in seeds for r in range(k)]
     for attempt in range(cfg.gen_attempts):
         if not todo:
             break
-        made = [P.generation_prompt(p.text, rotation=i + attempt) for i, p in todo]
+        made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
         texts = llm.generate([m[0] for m in made], max_new_tokens=cfg.max_new_tokens,
                              temperature=cfg.temperature, seed=gen_seed + 7919 * attempt,
                              stop=("\n\n", "\nPassage:"))
         retry = []
-        for (i, passage), (_, followed), raw in zip(todo, made, texts):
+        for (i, passage, r), (_, followed), raw in zip(todo, made, texts):
             parsed = P.parse_generation(raw)
             why = "unparseable" if parsed is None else P.reject_reason(*parsed, passage.text)
             if why is None and " ".join(P.words(parsed[1])) in seen:
                 why = "duplicate"
+            if why is None and target is not None and target.query_of(parsed[1]) is not None:
+                why = "target-query"
             if why:
                 out.rejects.append((passage.id, attempt, why, raw))
-                retry.append((i, passage))
+                retry.append((i, passage, r))
                 continue
             task, query = parsed
             seen.add(" ".join(P.words(query)))
             out.queries.append(Generated(i, passage, attempt, task, P.task_type(task, followed),
-                                         followed, query))
+                                         followed, query, r))
         todo = retry
     return out
 
@@ -256,7 +320,7 @@ def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.
     conditions = parse_filter(cfg.filter)
     filtered = []
     for qi, g in enumerate(result.queries):
-        qid = f"{ds}:{g.seed.id}"
+        qid = f"{ds}:{g.key}"
         mine = {k: v[qi * n:(qi + 1) * n] for k, v in scores.items()}
         r = rank_neighbours(sims[qi].tolist(), mine, cfg.rrf_k, cfg.rankers)
         at = [j for j, ci in enumerate(idx[qi]) if corpus[ci].id == g.seed.id]
@@ -324,7 +388,7 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
             rows["fret_rejects"].append(tuple(map(_py, (q.seed_id, q.attempt, q.shard,
                                                         q.batch_index, why, q.query))))
             continue
-        qid = f"{ds}:{q.seed_id}"
+        qid = ds + q.query_id[len(source):]  # the same key (seed id, replica) in `ds`
         rows["fret_queries"].append(tuple(map(_py, (qid, q.seed_id, q.shard, q.batch_index,
                                                     q.attempt, q.task, q.task_type,
                                                     q.example_type, q.query))))
@@ -394,6 +458,7 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
             derive(source, cfg, ds, db_path, meta)
             return ds
     corpus, seeds = load_corpus(cfg)
+    target = target_of(cfg)
     mine = [(j, p) for j, p in enumerate(seeds) if j % n_shards == i_shard]
     batches = [mine[b:b + cfg.batch_size] for b in range(0, len(mine), cfg.batch_size)]
     todo = [b for b in range(len(batches)) if (i_shard, b) not in state["batches"]]
@@ -415,7 +480,8 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
             batch = batches[b]
             progress.update(bar, description=f"generate batch {b + 1}/{len(batches)} "
                             f"{_fmt(counts)}")
-            result = generate(llm, batch, cfg, cfg.seed * 1_000_003 + i_shard * 10_007 + b, seen)
+            result = generate(llm, batch, cfg, cfg.seed * 1_000_003 + i_shard * 10_007 + b, seen,
+                              target)
             if fresh and not result.queries and result.rejects and \
                     all(r[2] == "unparseable" for r in result.rejects):
                 raise InputError(f"{cfg.llm} produced no parseable task/query for any seed of the "

@@ -6,6 +6,11 @@ not evaluation items and are excluded). :func:`overlap_guard` rejects texts equa
 after normalization, or sharing any 13-word window with one (the n-gram contamination check used
 for LLM benchmarks). The index is cached under ``$GECKO_BENCH_HOME/cache/`` keyed by the source
 package checksums and the task/corpus code, so only the first call builds the tasks.
+
+A domain job (docs/domain.md) adapts to a target corpus: :class:`TargetTexts` holds it. Its
+documents are ALLOWED in training text (they are the FRet seeds: that is the method), so an
+overlap explained by them alone passes the guard; its queries are NEVER allowed
+(:meth:`TargetTexts.refuse_queries`).
 """
 
 from __future__ import annotations
@@ -57,23 +62,26 @@ def _cache_key() -> str:
     return h.hexdigest()[:16]
 
 
+def task_texts(task) -> list[str]:
+    """Raw texts of every evaluation item of one loaded-or-loadable gecko_bench task."""
+    task.load_data()
+    out: list[str] = []
+    for subset in task.dataset.values():
+        split = subset["test"]
+        if isinstance(split, dict):  # retrieval: queries + corpus
+            out += list(split["queries"]["text"]) + list(split["corpus"]["text"])
+            continue
+        for col in ("text", "sentence1", "sentence2", "sentences"):
+            if col in split.column_names:
+                out += list(split[col])
+    return out
+
+
 def _task_texts() -> list[str]:
     """Raw texts of every evaluation item of the full tasks (builds them: slow, uncached)."""
     from gecko_bench.tasks.registry import FULL_TASKS
 
-    out: list[str] = []
-    for cls in FULL_TASKS.values():
-        task = cls()
-        task.load_data()
-        for subset in task.dataset.values():
-            split = subset["test"]
-            if isinstance(split, dict):  # retrieval: queries + corpus
-                out += list(split["queries"]["text"]) + list(split["corpus"]["text"])
-                continue
-            for col in ("text", "sentence1", "sentence2", "sentences"):
-                if col in split.column_names:
-                    out += list(split[col])
-    return out
+    return [t for cls in FULL_TASKS.values() for t in task_texts(cls())]
 
 
 @lru_cache(maxsize=1)
@@ -102,29 +110,109 @@ def eval_texts() -> set[str]:
     return set(_index()[0])
 
 
-def overlapping(texts: Iterable[str]) -> list[str]:
-    """The texts that equal an evaluation text or share a 13-word window with one."""
+def _hits(windows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """The `hashes` that are in the sorted array `windows`."""
+    if not hashes.size or not windows.size:
+        return hashes[:0]
+    pos = np.searchsorted(windows, hashes).clip(max=windows.size - 1)
+    return hashes[windows[pos] == hashes]
+
+
+class TargetTexts:
+    """The corpus a domain job adapts to (docs/domain.md "The overlap rule").
+
+    `documents` may be trained on: a text equal to one of them (normalized), or whose every
+    13-word window shared with evaluation data is one of theirs, passes the guard. `queries`
+    (id -> text: every query of the folder, whatever its qrels split) never may:
+    :meth:`query_of` finds a text equal to one (normalized) or sharing a 13-word window with
+    one. Document windows are hashed on first need (a large corpus is mostly exact matches).
+    """
+
+    def __init__(self, name: str, documents: Iterable[str], queries: dict[str, str]) -> None:
+        self.name = name
+        self._raw = list(documents)
+        self.documents = frozenset(n for d in self._raw if (n := normalize_text(d)))
+        self.queries = {n: qid for qid, t in queries.items() if (n := normalize_text(t))}
+        self._query_windows = {int(h): qid for n, qid in self.queries.items()
+                               for h in _window_hashes(n)}
+        self._doc_windows: np.ndarray | None = None
+
+    @property
+    def document_windows(self) -> np.ndarray:
+        if self._doc_windows is None:
+            self._doc_windows = np.unique(np.concatenate(
+                [_window_hashes(n) for n in self.documents] + [np.zeros(0, np.uint64)]))
+        return self._doc_windows
+
+    def explains(self, norm: str, hits: np.ndarray) -> bool:
+        """Whether a text's overlap with evaluation data (`hits`: its shared windows) comes
+        from the target documents alone."""
+        if norm in self.documents:
+            return True
+        return bool(hits.size) and _hits(self.document_windows, hits).size == hits.size
+
+    def query_of(self, text: str) -> str | None:
+        """The id of the target query `text` equals or shares a 13-word window with."""
+        norm = normalize_text(text)
+        if norm in self.queries:
+            return self.queries[norm]
+        for h in _window_hashes(norm):
+            if int(h) in self._query_windows:
+                return self._query_windows[int(h)]
+        return None
+
+    def touches(self, texts: Iterable[str]) -> bool:
+        """Whether any of `texts` equals or shares a 13-word window with a target document or
+        query (an evaluation task "touched" by the adaptation)."""
+        for text in texts:
+            norm = normalize_text(text)
+            if not norm:
+                continue
+            if norm in self.documents or norm in self.queries:
+                return True
+            hashes = _window_hashes(norm)
+            if _hits(self.document_windows, hashes).size or any(
+                    int(h) in self._query_windows for h in hashes):
+                return True
+        return False
+
+    def refuse_queries(self, labelled: Iterable[tuple[str, str]], what: str) -> None:
+        """InputError naming the first (label, text) that holds a target query."""
+        for label, text in labelled:
+            if text and (qid := self.query_of(text)) is not None:
+                raise InputError(
+                    f"{what}: {label} contains query {qid!r} of the target corpus {self.name} "
+                    f"({text[:80]!r}); a domain job never trains on the target's queries or "
+                    "qrels (docs/domain.md)")
+
+
+def overlapping(texts: Iterable[str], allow: TargetTexts | None = None) -> list[str]:
+    """The texts that equal an evaluation text or share a 13-word window with one (an overlap
+    that `allow`'s documents explain, see :class:`TargetTexts`, does not count)."""
     exact, windows = _index()
     bad = []
     for text in texts:
         norm = normalize_text(text)
-        if not norm:
+        if not norm or (allow is not None and norm in allow.documents):
             continue
         if norm in exact:
             bad.append(text)
             continue
-        hashes = _window_hashes(norm)
-        if hashes.size and windows.size:
-            pos = np.searchsorted(windows, hashes).clip(max=windows.size - 1)
-            if (windows[pos] == hashes).any():
-                bad.append(text)
+        hits = _hits(windows, _window_hashes(norm))
+        if hits.size and not (allow is not None and allow.explains(norm, hits)):
+            bad.append(text)
     return bad
 
 
-def overlap_guard(texts: Iterable[str], what: str) -> None:
-    """Raise InputError naming how many `what` overlap evaluation data, with two examples."""
+def overlap_guard(texts: Iterable[str], what: str, allow: TargetTexts | None = None) -> None:
+    """Raise InputError naming how many `what` overlap evaluation data, with two examples.
+
+    With `allow` (a domain job's target corpus): its queries are refused by name, its
+    documents are allowed."""
     texts = list(texts)
-    bad = overlapping(texts)
+    if allow is not None:
+        allow.refuse_queries(((f"text {i + 1}", t) for i, t in enumerate(texts)), what)
+    bad = overlapping(texts, allow)
     if bad:
         examples = "; ".join(repr(t[:80] + ("..." if len(t) > 80 else "")) for t in bad[:2])
         raise InputError(f"{len(bad)} of {len(texts)} {what} overlap the evaluation data "

@@ -1,0 +1,232 @@
+"""The domain job (docs/domain.md): a registered task exported as a BEIR folder, that folder as
+the FRet seed source searched in full, the overlap rule (documents allowed, queries never), and
+one micro run of ``gecko-bench run --corpus`` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+from gecko_bench import config, domain
+from gecko_bench.errors import InputError
+from gecko_bench.eval.beir_task import export_beir, make_beir_task, read_beir
+from gecko_bench.tasks.registry import get_task
+
+TASK = "ManPageRetrieval-tiny"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("beir") / "manpages-tiny"
+    counts = export_beir(TASK, folder)
+    return folder, counts
+
+
+def test_export_round_trips_through_the_beir_reader(exported):
+    folder, counts = exported
+    task = get_task(TASK)
+    task.load_data()
+    split = task.dataset["default"]["test"]
+    corpus, queries, qrels = read_beir(folder, "test")
+    assert counts == {"corpus": len(split["corpus"]), "queries": len(split["queries"]),
+                      "qrels": sum(len(d) for d in split["relevant_docs"].values())}
+    assert (len(corpus), len(queries), len(qrels)) == (100, 50, 50)
+    assert {r["id"]: r["text"] for r in split["corpus"]} == {k: v["text"]
+                                                            for k, v in corpus.items()}
+    assert {r["id"]: r["text"] for r in split["queries"]} == queries
+    assert qrels == split["relevant_docs"]
+    with pytest.raises(InputError, match="already holds corpus.jsonl"):
+        export_beir(TASK, folder)
+    with pytest.raises(InputError, match="Reranking"):
+        export_beir("DebianFAQReranking-tiny", folder.parent / "rerank")
+
+
+def test_export_scores_like_the_registered_task(exported, tmp_path):
+    from gecko_bench.eval import evaluate
+    from gecko_bench.store.scores import scores_frame
+
+    folder, _ = exported
+    db = tmp_path / "s.duckdb"
+    common = dict(dims=[384], prompt_style="none", db_path=db, progress=False, use_cache=False)
+    registered = evaluate("minilm-l6", tasks=[TASK], **common)
+    beir = evaluate("minilm-l6", beir_dir=folder, **common)
+    main = scores_frame(db, main_only=True)
+    by_run = dict(zip(main["run_id"], main["value"]))
+    assert abs(by_run[registered] - by_run[beir]) < 1e-6, main[["task", "value"]]
+    assert make_beir_task(folder).metadata.main_score == "ndcg_at_10"
+
+
+def test_the_folder_is_the_seed_source_and_every_document_is_searched(exported):
+    from gecko_bench.fret.pipeline import dataset_id, load_corpus
+
+    folder, _ = exported
+    p = domain.configure(config.resolve("tiny"), folder)
+    assert p.fret.sources == [f"beir:{folder.resolve()}"] and p.fret.corpus_size is None
+    corpus, seeds = load_corpus(p.fret)  # overlap guard passes: target documents are allowed
+    assert len(corpus) == 100 and len(seeds) == p.fret.n_seeds
+    assert {s.id for s in seeds} <= {c.id for c in corpus}
+    assert all(c.id.startswith("beir/") for c in corpus)
+    # the job and its FRet data have their own identity, which follows the folder's content
+    from gecko_bench.pipeline import pipeline_id
+
+    general = config.resolve("tiny")
+    assert pipeline_id(p).startswith("domain-tiny-") and pipeline_id(p) != pipeline_id(general)
+    assert dataset_id(p.fret) != dataset_id(general.fret)
+    one = dataset_id(p.fret)
+    p.fret.queries_per_seed = 3
+    assert dataset_id(p.fret) != one
+
+
+def test_neighbour_search_is_exact_in_bounded_chunks():
+    from gecko_bench.fret.pipeline import top_k
+
+    rng = np.random.default_rng(0)
+    n, d, chunk = 5003, 32, 700  # well over the old 2,000-passage cap, a ragged last chunk
+    emb = rng.standard_normal((n, d)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    # each query's best match is planted in another chunk, the last passage included
+    planted = [0, 699, 700, 2500, 4300, n - 1]
+    q = emb[planted] + 0.01 * rng.standard_normal((len(planted), d)).astype(np.float32)
+    idx, sims = top_k(q, emb, 10, chunk=chunk)
+    full = q @ emb.T
+    want = np.argsort(-full, axis=1, kind="stable")[:, :10]
+    assert idx[:, 0].tolist() == planted
+    assert (idx == want).all()
+    assert np.allclose(sims, np.take_along_axis(full, want, axis=1), atol=1e-5)
+
+
+def test_target_documents_are_seeds_but_its_queries_never_train(exported, tmp_path):
+    from gecko_bench.tasks import overlap_guard
+    from trainers.data import Example
+    from trainers.stages import _guard
+
+    folder, _ = exported
+    p = domain.configure(config.resolve("tiny"), folder)
+    target = domain.target_texts(p)
+    corpus, queries, _ = read_beir(folder, "test")
+    docs = [d["text"] for d in corpus.values()]
+    # (a) the documents are evaluation texts (the guard alone refuses them) ...
+    with pytest.raises(InputError, match="overlap the evaluation data"):
+        overlap_guard(docs[:3], "seeds")
+    # ... and a domain job accepts them as seeds
+    overlap_guard(docs, "seeds", allow=target)
+    # (b) a training row holding one of the target's queries is refused, by name
+    qid, query = next(iter(queries.items()))
+    ok = Example("fret-x:beir/a", "find the manual page", "fret", "what does this page do",
+                 docs[0], "fret", negative=docs[1])
+    bad = Example("fret-x:beir/b", "find the manual page", "fret", query, docs[2], "fret")
+    assert _guard([ok], "fine-tuning mixture", target)["target"] == target.name
+    with pytest.raises(InputError, match=f"example 'fret-x:beir/b' \\(query\\) contains query "
+                       f"'{qid}'"):
+        _guard([ok, bad], "fine-tuning mixture", target)
+    # a query hidden inside a longer text (a 13-word window) is refused too, and FRet rows are
+    # checked file:line before training
+    rows = tmp_path / "fret_all.jsonl"
+    rows.write_text(json.dumps({"id": "a", "query": "how do I list files", "positive": docs[0],
+                                "negative": None}) + "\n"
+                    + json.dumps({"id": "b", "query": query.upper() + "!",  # normalized equal
+                                  "positive": docs[1], "negative": None}) + "\n")
+    with pytest.raises(InputError, match=rf"fret_all.jsonl:2 query contains query '{qid}'"):
+        domain.check_fret_rows(rows, target)
+    assert domain.check_fret_rows(_first(rows, tmp_path),
+                                  target) == 1
+    # a long query (13+ words) is also found inside a longer text, by its 13-word windows
+    from gecko_bench.tasks.overlap import TargetTexts
+
+    words = "the quick brown fox jumps over the lazy dog while the cat sleeps soundly today"
+    synthetic = TargetTexts("t", docs, {"q1": words, **queries})
+    assert synthetic.query_of("see also: " + words + " and more") == "q1"
+    assert synthetic.query_of(docs[0]) is None
+    # the general job's guard (no target) is unchanged: pre-finetune-style text passes
+    overlap_guard(["an ordinary sentence about walking the dog in the park"], "pairs")
+
+
+class _StubLLM:
+    """Answers each generation prompt with a query naming the prompt's few-shot rotation."""
+
+    def generate(self, prompts, **_):
+        return [f" find a manual page\nQuery: which command variant {zlib.crc32(p.encode()) % 10_000} applies"
+                for p in prompts]
+
+
+def test_several_queries_per_seed_stay_together_and_target_queries_are_rejected(tmp_path):
+    from gecko_bench.corpora.seeds import Passage
+    from gecko_bench.fret.pipeline import generate
+    from gecko_bench.tasks.overlap import TargetTexts
+    from trainers.data import split_dev
+
+    cfg = config.FretConfig(queries_per_seed=3)
+    seeds = [(i, Passage(f"beir/d{i}", "", f"text of page {i} " * 20, "beir:x", "-"))
+             for i in range(4)]
+    out = generate(_StubLLM(), seeds, cfg, 0, set())
+    keys = sorted(g.key for g in out.queries)
+    assert keys == sorted(f"beir/d{i}{s}" for i in range(4) for s in ("", "#q1", "#q2"))
+    assert len({g.query for g in out.queries}) == 12  # each replica its own prompt rotation
+    # a generated query equal to a target query is rejected, never stored
+    target = TargetTexts("t", [], {"q9": out.queries[0].query})
+    again = generate(_StubLLM(), seeds[:1], config.FretConfig(gen_attempts=1), 0, set(), target)
+    assert not again.queries and again.rejects[0][2] == "target-query"
+    # the dev split keeps a seed's queries on one side
+    rows = tmp_path / "all.jsonl"
+    rows.write_text("".join(json.dumps({"id": f"ds:{k}"}) + "\n" for k in keys))
+    split_dev(rows, 0.5, tmp_path / "t.jsonl", tmp_path / "d.jsonl")
+    dev = {json.loads(x)["id"].split("#")[0] for x in (tmp_path / "d.jsonl").read_text().splitlines()}
+    train = {json.loads(x)["id"].split("#")[0] for x in (tmp_path / "t.jsonl").read_text().splitlines()}
+    assert dev and train and not dev & train
+
+
+def _first(rows, tmp_path):
+    one = tmp_path / "one.jsonl"
+    one.write_text(rows.read_text().splitlines()[0] + "\n")
+    return one
+
+
+# tests/test_pipeline.py's MICRO with 3 seeds in one batch (FRet on man pages is most of the
+# run), and the man-page task in the general list so that it is reported as touched.
+MICRO = ["fret.n_seeds=3", "fret.n_neighbours=4", "fret.batch_size=3",
+         "train.prefinetune_steps=2", "train.prefinetune_batch_size=8",
+         "train.finetune_steps=2", "train.finetune_batch_size=4",
+         "train.classification_per_task=4", "train.save_steps=1", "train.dev_fraction=0.5",
+         "train.mrl_dims=384,64", "eval.dims=384,64",
+         "eval.tasks=LeeSTS-tiny,ManPageRetrieval-tiny", "eval.baselines=minilm-l6"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_domain_job_end_to_end(exported, tmp_path):
+    folder, _ = exported
+    sets = [x for s in MICRO for x in ("--set", s)]
+    args = [sys.executable, "-m", "gecko_bench", "run", "--profile", "tiny", *sets,
+            "--corpus", str(folder), "--db", str(tmp_path / "r.duckdb"),
+            "--work-dir", str(tmp_path / "work")]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1200)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    out = done.stdout
+    (tmp_path / "stdout.txt").write_text(out)  # kept for a look when an assertion fails
+    report = out[out.index("stage evaluate finished"):]
+    flat = " ".join(report.split())  # table titles wrap at the table's width
+    # the target's own queries come first, with a CI, base and student under one protocol
+    assert flat.index("Target corpus beir-manpages-tiny: student gain over minilm-l6 on its "
+                      "own queries, same protocol (none prompts for both)") \
+        < flat.index("Leaderboard") < flat.index("Student gain over minilm-l6")
+    # task, n queries, base, student, delta, CI low, CI high
+    assert re.search(r"^beir-manpages-tiny\s+50(\s+-?\d+\.\d+){5}\s*$", report, re.M), report
+    # the general task built from the same man pages is touched and left out of "no harm"
+    assert "touched tasks (share texts with the target corpus; left out of the gain tables " \
+           "above): ManPageRetrieval-tiny" in flat
+    gains = flat[flat.index("Student gain over minilm-l6"):flat.index("touched tasks (share")]
+    assert "no harm: untouched tasks only" in gains
+    assert "Retrieval" not in gains and "STS" in gains
+    # the job kept its own id and its FRet data came from the folder
+    assert "domain-tiny-" in out
+    rows = [json.loads(ln) for ln in next((tmp_path / "work").glob("domain-tiny-*"))
+            .joinpath("fret_all.jsonl").read_text().splitlines()]
+    assert rows and all(r["id"].split(":", 1)[1].startswith("beir/") for r in rows)
