@@ -19,9 +19,13 @@ console = Console()
 def list_assets() -> None:
     """Table of every registered model and data source with its fetch status and licence."""
     table = Table(title=f"gecko-bench assets ({A.gecko_home()})")
-    for col in ("name", "kind", "status", "size"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("licence")
+    # Names and sizes never shrink to an ellipsis on a narrow terminal; the licence wraps.
+    longest = max(len(n) for n in [*A.MODELS, *A.DATA_SOURCES])
+    table.add_column("name", no_wrap=True, min_width=longest)
+    table.add_column("kind", overflow="fold")
+    table.add_column("status", overflow="fold")
+    table.add_column("size", no_wrap=True, min_width=8)
+    table.add_column("licence", overflow="fold")
     for m in A.MODELS.values():
         status = "fetched" if A.is_fetched("model", m.name) else "missing"
         table.add_row(m.name, f"model ({m.kind})", status, f"{m.size_mb} MB", m.licence)
