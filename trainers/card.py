@@ -57,7 +57,7 @@ def write_card(checkpoint: Path, manifest: dict[str, Any], db_path=None) -> Path
                                              for s, v in choice["scores"].items())
         how += f"; {choice['n_queries']} queries, {choice['n_passages']} passages)"
     dims = manifest.get("mrl_dims") or []
-    text_format = "unified (task: ... | query: ...)" if manifest.get("unified_format", True) \
+    text_format = "unified (`task: ... \\| query: ...`)" if manifest.get("unified_format", True) \
         else "plain ({task} {text})"
     usage = ("model.encode(texts)  # no prompt: this model is used with plain text" if style ==
              "none" else
