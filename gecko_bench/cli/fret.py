@@ -234,10 +234,11 @@ def rerank_check_cmd(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     db: Optional[Path] = DB,
 ) -> None:
-    """nDCG@10 of the retriever vs QL, RC (raw, Yes-vs-No) and RRF re-ranking, per teacher and
-    task, with paired bootstrap CIs against the retriever; stored (fret_rerank_checks).
+    """Teachers vs the retriever: nDCG@10 of QL, RC and RRF with paired CIs, stored.
 
-    The analogue of Gecko's Table 6."""
+    Per teacher and task: the retriever, QL, RC (raw, Yes-vs-No) and RRF re-rankings, each with
+    a paired bootstrap CI against the retriever (fret_rerank_checks). The analogue of Gecko's
+    Table 6."""
     from gecko_bench.errors import InputError
     from gecko_bench.fret.pipeline import check_rankers
     from gecko_bench.fret.rerank_check import compare
