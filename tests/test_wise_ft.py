@@ -47,10 +47,12 @@ def test_alpha_is_chosen_on_the_dev_split(models, tmp_path):
 
     _, damaged = models
     dev = tmp_path / "dev.jsonl"
-    dev.write_text("".join(json.dumps(r) + "\n" for r in passage_rows(n_books=3, n_wiki=3)))
+    dev.write_text("".join(json.dumps(r) + "\n" for r in passage_rows(n_books=6, n_wiki=6)))
     before = max(choose_prompt_style(damaged, dev, "gecko").scores.values())
-    choice = choose_alpha(damaged, "minilm-l6", dev, "gecko")
-    assert choice.chosen_on == "dev" and set(choice.scores) == {str(a) for a in GRID}
+    grid = (0.0, 0.5, 1.0)  # the default GRID has two more points; three keep the test short
+    assert set(grid) <= set(GRID)
+    choice = choose_alpha(damaged, "minilm-l6", dev, "gecko", grid=grid)
+    assert choice.chosen_on == "dev" and set(choice.scores) == {str(a) for a in grid}
     assert choice.scores[str(choice.alpha)] == max(choice.scores.values())
     assert choice.scores["1.0"] == pytest.approx(before, abs=1e-6)  # a = 1: the model as trained
     assert choice.alpha < 1.0  # the damaged weights are worse than the base on the dev split
