@@ -156,10 +156,10 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
         SCORING_VERSION,
         _progress,
         _reset_task_seed,
-        _run_exists,
         _score_rows,
+        open_eval_run,
+        source_config,
     )
-    from gecko_bench.provenance import collect
     from gecko_bench.store import scores as score_store
 
     if not (suite or tasks or beir_dir or tasks_file):
@@ -193,25 +193,17 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     logging.getLogger("mteb").setLevel(logging.WARNING)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     config = {"model": model, "model_path": None, "suite": suite, "tasks": tasks,
-              "dims": [NO_DIM], "langs": langs,
-              "data_dir": str(data_dir) if data_dir else None,
-              "beir_dir": str(beir_dir) if beir_dir else None,
-              "tasks_file": str(tasks_file) if tasks_file else None,
+              "dims": [NO_DIM], **source_config(langs, data_dir, beir_dir, tasks_file),
               **protocol.as_dict(), "model_id": model_id, "lexical": lexical.identity,
               "task_names": [s.name for s in kept],
               "not_applicable": [s.name for s in others],
               "skipped": [s.name for s in kept if s.name not in {p[0].name for p in pending}]}
-    owned = run_id is None or not _run_exists(run_id, db_path)
-    if owned:
-        run_id = store.start_run("eval", config, collect(device), profile=profile,
-                                 experiment=experiment, variant=variant, db_path=db_path,
-                                 run_id=run_id)
-    with store.transaction(db_path) as con:
-        store.upsert_model(model_id, lexical.name, path=None, kind=KIND, n_params=0, con=con)
-        # The whole suite is registered, so the leaderboard knows what BM25 lacks.
-        for label in {s.suite for s in specs}:
-            score_store.register_suite(label, [(s.name, s.category, s.revision) for s in specs
-                                               if s.suite == label], con=con)
+    # The whole suite is registered (specs, not kept), so the leaderboard knows what BM25 lacks.
+    run_id, owned = open_eval_run(
+        config, specs, dict(model_id=model_id, name=lexical.name, path=None, kind=KIND,
+                            n_params=0),
+        run_id=run_id, db_path=db_path, device=device, profile=profile,
+        experiment=experiment, variant=variant)
 
     started = time.perf_counter()
     durations: dict[str, float] = {}

@@ -131,7 +131,6 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     if lexical.is_lexical(model):  # BM25: no encoder, retrieval tasks only (eval/lexical.py)
         return lexical.evaluate(**locals())
     from gecko_bench import store
-    from gecko_bench.provenance import collect
     from gecko_bench.store import scores as score_store
 
     check_style(prompt_style)
@@ -161,24 +160,15 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     config = {"model": model, "model_path": backend.path, "suite": suite, "tasks": tasks,
               "dims": dims, "batch_size": batch_size,
-              "langs": langs, "data_dir": str(data_dir) if data_dir else None,
-              "beir_dir": str(beir_dir) if beir_dir else None,
-              "tasks_file": str(tasks_file) if tasks_file else None,
+              **source_config(langs, data_dir, beir_dir, tasks_file),
               **protocol.as_dict(), "model_id": backend.model_id,
               "task_names": [s.name for s in specs],
               "skipped": [s.name for s in specs if s.name not in {p[0].name for p in pending}]}
-    # An existing run id (e.g. a pipeline's) gets the scores attached; its owner finishes it.
-    owned = run_id is None or not _run_exists(run_id, db_path)
-    if owned:
-        run_id = store.start_run("eval", config, collect(device), profile=profile,
-                                 experiment=experiment, variant=variant, db_path=db_path,
-                                 run_id=run_id)
-    with store.transaction(db_path) as con:
-        store.upsert_model(backend.model_id, backend.name, path=backend.path, kind=backend.kind,
-                           n_params=backend.n_params, dim=backend.dim, con=con)
-        for label in {s.suite for s in specs}:
-            score_store.register_suite(label, [(s.name, s.category, s.revision) for s in specs
-                                               if s.suite == label], con=con)
+    run_id, owned = open_eval_run(
+        config, specs, dict(model_id=backend.model_id, name=backend.name, path=backend.path,
+                            kind=backend.kind, n_params=backend.n_params, dim=backend.dim),
+        run_id=run_id, db_path=db_path, device=device, profile=profile,
+        experiment=experiment, variant=variant)
 
     cache = EmbeddingCache(backend.namespace, cache_dir) if use_cache else None
     started = time.perf_counter()
@@ -224,6 +214,37 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     if owned:
         store.finish_run(run_id, "finished", durations, db_path=db_path)
     return run_id
+
+
+def source_config(langs, data_dir, beir_dir, tasks_file) -> dict:
+    """The data-source part of an eval run's config (paths as strings)."""
+    return {"langs": langs, "data_dir": str(data_dir) if data_dir else None,
+            "beir_dir": str(beir_dir) if beir_dir else None,
+            "tasks_file": str(tasks_file) if tasks_file else None}
+
+
+def open_eval_run(config: dict, specs: list[TaskSpec], model_row: dict, *, run_id, db_path,
+                  device: str, profile, experiment, variant) -> tuple[str, bool]:
+    """Start the eval run (or join an existing one), register the model and the suites' tasks.
+
+    Returns (run id, owned): an existing run id (e.g. a pipeline's) gets the scores attached and
+    is left for its owner to finish. Shared by the embedding and the lexical evaluations.
+    """
+    from gecko_bench import store
+    from gecko_bench.provenance import collect
+    from gecko_bench.store import scores as score_store
+
+    owned = run_id is None or not _run_exists(run_id, db_path)
+    if owned:
+        run_id = store.start_run("eval", config, collect(device), profile=profile,
+                                 experiment=experiment, variant=variant, db_path=db_path,
+                                 run_id=run_id)
+    with store.transaction(db_path) as con:
+        store.upsert_model(con=con, **model_row)
+        for label in {s.suite for s in specs}:
+            score_store.register_suite(label, [(s.name, s.category, s.revision) for s in specs
+                                               if s.suite == label], con=con)
+    return run_id, owned
 
 
 def _run_exists(run_id: str, db_path) -> bool:
