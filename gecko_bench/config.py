@@ -74,6 +74,11 @@ class TrainConfig:
     # WiSE-FT: interpolate the student with its base, a chosen on the dev split
     # (trainers/wise_ft.py); off by default: not measured better at this scale
     wise_ft: bool = False
+    # fine-tuning loss: gecko (eq. 3) | margin_mse (MarginMSE on the teacher's stored scores,
+    # as GPL) | gecko+margin_mse (eq. 3 + soft_label_weight x MarginMSE); trainers/losses.py
+    loss: str = "gecko"
+    soft_label_score: str = "ql"  # the teacher score of the margin: ql | rc_norm
+    soft_label_weight: float = 1.0  # the MarginMSE term's weight in gecko+margin_mse
 
 
 @dataclass

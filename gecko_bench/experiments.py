@@ -1,4 +1,5 @@
-"""Gecko ablations at our scale: label strategies (Table 3), task diversity (Table 4), MRL dims.
+"""Gecko ablations at our scale: label strategies (Table 3), task diversity (Table 4), MRL dims,
+and the soft-label loss (eq. 3 vs MarginMSE on the teacher's scores).
 
 Every experiment shares the main job's assets, FRet build and pre-finetuned checkpoint (the
 pipeline stages are reused, not rebuilt), fine-tunes one student per variant and seed with
@@ -98,6 +99,15 @@ def dims_variants(_fret_types: Counter[str]) -> list[Variant]:
     return [Variant("mrl", mrl=True), Variant("no-mrl", mrl=False)]
 
 
+def loss_variants(fret_types: Counter[str]) -> list[Variant]:
+    """Eq. 3 vs MarginMSE on the teacher's stored scores vs their sum (``train.loss``), on every
+    FRet row and nothing else: classification triples carry no teacher score, and margin_mse
+    needs one per row (the pool of all FRet rows caps the batch at their number)."""
+    return [Variant(loss, train_overrides={"loss": loss, "classification_per_task": 0},
+                    pool_size=sum(fret_types.values()))
+            for loss in ("gecko", "margin_mse", "gecko+margin_mse")]
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str
@@ -119,6 +129,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("dims", dims_variants, "no-mrl", True,
                    "MRL keeps truncated embeddings (e.g. 64-d) much closer to full-dim quality "
                    "than a model trained without it"),
+        Experiment("loss", loss_variants, "gecko", False,
+                   "not a Gecko claim: GPL trains on MarginMSE over a cross-encoder's margins; "
+                   "here the teacher LLM's stored scores (train.soft_label_score) instead of, "
+                   "or added to, eq. 3"),
     ]
 }
 

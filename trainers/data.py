@@ -8,11 +8,12 @@ built here goes through :func:`to_dataset`, and :func:`check_columns` refuses an
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ FRET_KEYS = {"id": str, "task": str, "task_type": str, "query": str, "positive":
 # Optional teacher scores (FRet export): kept on the Example for margin / KL distillation.
 SCORE_KEYS = ("positive_score", "negative_score")
 SAMPLING = ("original", "uniform")
+# train.loss: eq. 3 | MarginMSE on the teacher's margins | their sum (trainers/losses.py)
+LOSSES = ("gecko", "margin_mse", "gecko+margin_mse")
+# train.soft_label_score: the neighbour score the margin is taken of (mean QL log-prob, or the
+# Yes-vs-No log-prob of relevance classification); RRF is rank-based, no margin
+SOFT_LABEL_SCORES = ("ql", "rc_norm")
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,46 @@ class Example:
     symmetric: bool = False
     positive_score: float | None = None  # teacher's score of the positive (FRet: RRF score)
     negative_score: float | None = None
+    # the teacher's SOFT_LABEL_SCORES of the positive / negative, from the row's
+    # neighbour_scores (FRet export); empty when that passage is not among the neighbours
+    positive_teacher: dict[str, float | None] = field(default_factory=dict, hash=False)
+    negative_teacher: dict[str, float | None] = field(default_factory=dict, hash=False)
+
+
+def _is_score(value: Any) -> bool:
+    return value is None or (not isinstance(value, bool) and isinstance(value, (int, float)))
+
+
+def _neighbour_teacher(where: str, neighbours: Any) -> dict[tuple[str, str], dict]:
+    """(title, text) -> that neighbour's SOFT_LABEL_SCORES; InputError `where` on a bad entry.
+
+    A neighbour without a text cannot be matched and is skipped. Passages of the same text get
+    the same teacher score (the teacher scores the text), so a duplicate keeps the first one's.
+    """
+    if neighbours is None:
+        return {}
+    if not isinstance(neighbours, list):
+        raise InputError(f"{where}: 'neighbour_scores' has type {type(neighbours).__name__}")
+    out: dict[tuple[str, str], dict] = {}
+    for i, n in enumerate(neighbours):
+        if not isinstance(n, dict):
+            raise InputError(f"{where}: neighbour_scores[{i}] has type {type(n).__name__}")
+        bad = [k for k in SOFT_LABEL_SCORES if not _is_score(n.get(k))]
+        if bad:
+            raise InputError(f"{where}: neighbour_scores[{i}] {bad[0]!r} has type "
+                             f"{type(n[bad[0]]).__name__}")
+        if isinstance(n.get("text"), str):
+            out.setdefault((n.get("title") or "", n["text"]),
+                           {k: n.get(k) for k in SOFT_LABEL_SCORES})
+    return out
 
 
 def read_fret_jsonl(path: str | Path) -> list[Example]:
-    """Read FRet training rows; any malformed line raises InputError naming file and line."""
+    """Read FRet training rows; any malformed line raises InputError naming file and line.
+
+    The positive's and the negative's teacher scores are looked up in ``neighbour_scores`` by
+    (title, text): the export gives the mined passages' texts, not their ids.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"FRet training file {path} does not exist")
@@ -65,11 +107,15 @@ def read_fret_jsonl(path: str | Path) -> list[Example]:
                 raise InputError(f"{path}:{lineno}: {key!r} is empty")
         for key in SCORE_KEYS:
             value = row.get(key)
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, (int, float))):
+            if not _is_score(value):
                 raise InputError(f"{path}:{lineno}: {key!r} has type {type(value).__name__}")
+        teacher = _neighbour_teacher(f"{path}:{lineno}", row.get("neighbour_scores"))
+        neg_key = (row["negative_title"] or "", row["negative"])
         out.append(Example(**{k: row[k] for k in FRET_KEYS},
-                           **{k: row.get(k) for k in SCORE_KEYS}))
+                           **{k: row.get(k) for k in SCORE_KEYS},
+                           positive_teacher=teacher.get((row["positive_title"], row["positive"]),
+                                                        {}),
+                           negative_teacher=teacher.get(neg_key, {})))
     if not out:
         raise InputError(f"FRet training file {path} is empty")
     return out
@@ -227,7 +273,57 @@ def render(ex: Example, unified: bool = True) -> dict[str, str | None]:
 NEGATIVE_MASK = "label"  # sentence-transformers hands a column of this name to the loss
 
 
-def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True):
+def check_loss(loss: str, soft_label_score: str | None = None) -> None:
+    """InputError on an unknown ``train.loss`` or (when given) ``train.soft_label_score``."""
+    if loss not in LOSSES:
+        raise InputError(f"unknown train.loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if soft_label_score is not None and soft_label_score not in SOFT_LABEL_SCORES:
+        raise InputError(f"unknown train.soft_label_score {soft_label_score!r}; choose one of "
+                         f"{', '.join(SOFT_LABEL_SCORES)}")
+
+
+def teacher_margin(ex: Example, score: str) -> float | None:
+    """teacher(q, positive) - teacher(q, negative) under `score`; None when either is missing."""
+    pos, neg = ex.positive_teacher.get(score), ex.negative_teacher.get(score)
+    if ex.negative is None or pos is None or neg is None or not math.isfinite(pos - neg):
+        return None
+    return float(pos - neg)
+
+
+def _why_no_margin(ex: Example, score: str) -> str:
+    if ex.negative is None:
+        return "no hard negative"
+    side = "positive" if ex.positive_teacher.get(score) is None else "negative"
+    return f"no teacher {score!r} score for its {side}"
+
+
+def soft_labels(examples: Sequence[Example], loss: str, score: str) -> list:
+    """The ``label`` column of a soft-label loss (:func:`trainers.losses.build_loss`).
+
+    ``margin_mse``: the teacher margin of each row; every row must have one (InputError naming
+    the first that has not). ``gecko+margin_mse``: ``[has_negative, margin]`` per row, the
+    margin NaN where there is none (that row trains on eq. 3 only); at least one row must have
+    a margin, or the run would silently be eq. 3.
+    """
+    margins = [teacher_margin(ex, score) for ex in examples]
+    missing = [ex for ex, m in zip(examples, margins) if m is None]
+    if missing and (loss == "margin_mse" or len(missing) == len(examples)):
+        first = missing[0]
+        advice = ("use train.loss=gecko+margin_mse (rows without one train on eq. 3 only), or "
+                  "FRet rows only (train.classification_per_task=0) with a hard negative"
+                  if loss == "margin_mse" else "FRet exports carry the scores in "
+                  "neighbour_scores; classification triples and pairs have none")
+        raise InputError(f"train.loss={loss} needs a teacher {score!r} margin, and {len(missing)} "
+                         f"of the {len(examples)} training rows have none (first: {first.id!r}, "
+                         f"{_why_no_margin(first, score)}); {advice}")
+    if loss == "margin_mse":
+        return margins
+    return [[float(ex.negative is not None), math.nan if m is None else m]
+            for ex, m in zip(examples, margins)]
+
+
+def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True,
+               loss: str = "gecko", soft_label_score: str = "ql"):
     """A ``datasets.Dataset`` with columns exactly (anchor, positive[, negative[, label]]).
 
     An example without a hard negative (FRet ``neg=none``, pre-finetuning pairs) gets none: no
@@ -248,16 +344,23 @@ def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative:
     would split ``neg=none`` FRet rows from classification triples, changing the in-batch
     negatives the ablation means to hold fixed. The mask keeps the stream as sampled and costs
     only the encoding of a few empty strings.
+
+    A soft-label ``loss`` (``margin_mse``, ``gecko+margin_mse``) always has all four columns,
+    ``label`` holding :func:`soft_labels` of the teacher's ``soft_label_score``.
     """
     from datasets import Dataset
 
+    check_loss(loss, soft_label_score)
+    labels = None if loss == "gecko" else soft_labels(examples, loss, soft_label_score)
     rows = [render(ex, unified) for ex in examples]
     has = [r["negative"] is not None for r in rows]
     cols: tuple[str, ...] = COLUMNS if with_negative and any(has) else COLUMNS[:2]
+    if labels is not None and len(cols) == 2:
+        raise ValueError(f"train.loss={loss} trains on hard negatives: pass with_negative=True")
     data = {c: [r[c] for r in rows] for c in cols}
-    if len(cols) == 3 and not all(has):
+    if len(cols) == 3 and (labels is not None or not all(has)):
         data["negative"] = [n if n is not None else "" for n in data["negative"]]
-        data[NEGATIVE_MASK] = [int(h) for h in has]
+        data[NEGATIVE_MASK] = labels if labels is not None else [int(h) for h in has]
     ds = Dataset.from_dict(data)
     check_columns(ds)
     return ds

@@ -12,20 +12,35 @@ class (config, Matryoshka and trainer integration) and only overrides the score 
 those columns when ``other_hard_negatives=False`` (the paper's exact form, our default);
 ``other_hard_negatives=True`` is the library's computation unchanged. tests/test_train_loss.py
 checks both against a numpy computation of the formulas.
+
+Soft labels (``train.loss``, :data:`trainers.data.LOSSES`): ``margin_mse`` is
+sentence-transformers' ``MarginMSELoss`` (as GPL trains) on the teacher's stored scores,
+
+    L = 1/B sum_i ( (s(q_i,p_i) - s(q_i,p_i^-))/t - (T(q_i,p_i) - T(q_i,p_i^-)) )^2
+
+with s the cosine and T the teacher's ``train.soft_label_score`` (a log-probability): the
+student's margin is taken in eq. 3's logit units s/t. ``gecko+margin_mse``
+(:class:`GeckoMarginMSELoss`) adds ``soft_label_weight`` x that term over the rows that have a
+teacher margin to eq. 3. tests/test_soft_label_loss.py checks both by hand.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 from sentence_transformers.sentence_transformer.losses import (
     CachedMultipleNegativesRankingLoss,
+    MarginMSELoss,
     MatryoshkaLoss,
     MultipleNegativesRankingLoss,
 )
-from sentence_transformers.util import all_gather_with_grad, get_rank
+from sentence_transformers.util import all_gather_with_grad, get_rank, pairwise_cos_sim
 from torch import Tensor, nn
+
+from gecko_bench.errors import InputError
+from trainers.data import check_loss
 
 GECKO_DIRECTIONS = ("query_to_doc", "query_to_query")
 
@@ -126,16 +141,83 @@ class CachedGeckoLoss(CachedMultipleNegativesRankingLoss):
         return {**super().get_config_dict(), "other_hard_negatives": self.loss.other_hard_negatives}
 
 
+def scaled_pairwise_cos(a: Tensor, b: Tensor, scale: float) -> Tensor:
+    """Row-wise cosine times `scale`: eq. 3's logit s(q, d)/t when scale = 1/t."""
+    return pairwise_cos_sim(a, b) * scale
+
+
+def margin_mse_loss(model, temperature: float = 0.05) -> MarginMSELoss:
+    """The library's MarginMSELoss with the student margin in eq. 3's logit units (cos / t).
+
+    Its ``label`` is the teacher margin T(q, p) - T(q, n) (:func:`trainers.data.soft_labels`).
+    """
+    return MarginMSELoss(model, similarity_fct=functools.partial(scaled_pairwise_cos,
+                                                                 scale=1.0 / temperature))
+
+
+class GeckoMarginMSELoss(GeckoLoss):
+    """Eq. 3 plus ``weight`` x MarginMSE over the rows that have a teacher margin.
+
+    ``labels`` (B, 2) per row: [has_negative, teacher margin or NaN]
+    (:func:`trainers.data.soft_labels`). Column 0 is :class:`GeckoLoss`'s negative mask; the
+    MSE is the mean over the rows with a margin (none in a batch: eq. 3 alone).
+    """
+
+    def __init__(self, model, temperature: float = 0.05, other_hard_negatives: bool = False,
+                 weight: float = 1.0, gather_across_devices: bool = False) -> None:
+        super().__init__(model, temperature, same_tower=True,
+                         other_hard_negatives=other_hard_negatives,
+                         gather_across_devices=gather_across_devices)
+        self.margin_mse = margin_mse_loss(model, temperature)
+        self.weight = weight
+
+    def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        has_negative, margin = labels[:, 0], labels[:, 1]
+        loss = super().compute_loss_from_embeddings(embeddings, has_negative)
+        scored = ~torch.isnan(margin)
+        if not bool(scored.any()):
+            return loss
+        soft = self.margin_mse.compute_loss_from_embeddings([e[scored] for e in embeddings],
+                                                            margin[scored])
+        return loss + self.weight * soft
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "soft_label_weight": self.weight,
+                "margin_similarity_fct": self.margin_mse.get_config_dict()["similarity_fct"]}
+
+
+def describe_loss(cfg) -> str:
+    """The manifest's ``loss`` line for a fine-tuning config (a TrainConfig)."""
+    gecko = f"Gecko eq. 3, tau={cfg.temperature}, other_hard_negatives={cfg.other_hard_negatives}"
+    margin = (f"MarginMSE on the teacher's {cfg.soft_label_score!r} margins, student margin "
+              f"(cos(q,p) - cos(q,n))/tau, tau={cfg.temperature}")
+    return {"gecko": gecko, "margin_mse": margin,
+            "gecko+margin_mse": f"{gecko} + {cfg.soft_label_weight} x {margin}"}[cfg.loss]
+
+
 def build_loss(model, temperature: float = 0.05, mrl_dims: list[int] | None = None,
                same_tower: bool = True, mini_batch_size: int | None = None,
-               other_hard_negatives: bool = False, gather_across_devices: bool = False) -> nn.Module:
-    """The training loss: Gecko eq. 3 (cached when ``mini_batch_size``), Matryoshka-wrapped.
+               other_hard_negatives: bool = False, gather_across_devices: bool = False,
+               loss: str = "gecko", soft_label_weight: float = 1.0) -> nn.Module:
+    """The training loss, Matryoshka-wrapped: Gecko eq. 3 (cached when ``mini_batch_size``),
+    or a soft-label ``loss`` (``margin_mse``, ``gecko+margin_mse``; no GradCache).
 
     ``mrl_dims`` must not exceed the model's dimension (checked by the caller with a clear error).
     """
-    if mini_batch_size:
-        base: nn.Module = CachedGeckoLoss(model, temperature, same_tower, other_hard_negatives,
-                                          mini_batch_size, gather_across_devices)
+    check_loss(loss)
+    if loss != "gecko" and mini_batch_size:
+        raise InputError(f"train.loss={loss} has no GradCache form: set "
+                         "train.mini_batch_size=0 or train.loss=gecko")
+    if loss == "gecko+margin_mse" and not soft_label_weight > 0:
+        raise InputError(f"train.soft_label_weight must be > 0, got {soft_label_weight}")
+    if loss == "margin_mse":
+        base: nn.Module = margin_mse_loss(model, temperature)
+    elif loss == "gecko+margin_mse":
+        base = GeckoMarginMSELoss(model, temperature, other_hard_negatives, soft_label_weight,
+                                  gather_across_devices)
+    elif mini_batch_size:
+        base = CachedGeckoLoss(model, temperature, same_tower, other_hard_negatives,
+                               mini_batch_size, gather_across_devices)
     else:
         base = GeckoLoss(model, temperature, same_tower, other_hard_negatives,
                          gather_across_devices)

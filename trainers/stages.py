@@ -19,12 +19,15 @@ from trainers.data import (
     to_dataset,
     without_negative,
 )
-from trainers.losses import build_loss
+from trainers.losses import build_loss, describe_loss
 
 _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positive", "negative",
                                "classification_per_task", "other_hard_negatives",
-                               "mini_batch_size"),
+                               "mini_batch_size", "loss", "soft_label_"),
                "finetune": ("prefinetune_",)}
+# train.loss and its settings: in a fine-tuning key only when the loss is not eq. 3, so eq. 3
+# runs keep the key they had before the setting existed
+_SOFT_LABEL = ("loss", "soft_label_score", "soft_label_weight")
 
 
 def _cfg_key(cfg, stage: str) -> dict[str, Any]:
@@ -34,7 +37,8 @@ def _cfg_key(cfg, stage: str) -> dict[str, Any]:
     so :func:`trainers.core.run_training` adds the resolved dtype to the key instead.
     """
     return {k: v for k, v in dataclasses.asdict(cfg).items()
-            if not k.startswith(_STAGE_ONLY[stage]) and k != "dtype"}
+            if not k.startswith(_STAGE_ONLY[stage]) and k != "dtype"
+            and not (cfg.loss == "gecko" and k in _SOFT_LABEL)}
 
 
 def _guard(examples: Sequence[Example], what: str, target=None) -> dict[str, Any]:
@@ -175,7 +179,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     ``cfg.task_sampling`` (original | uniform) over task types, restricted to `task_types` if
     given, and to `pool_size` examples drawn from those types when given (equal-size sets;
     repeated over the steps). `dev_jsonl` (FRet rows never trained on) chooses the prompt
-    style the checkpoint's prompts carry (:mod:`trainers.prompt_choice`). Loss: Gecko eq. 3 (in-batch + hard negative + same-tower), tau = cfg.temperature,
+    style the checkpoint's prompts carry (:mod:`trainers.prompt_choice`). Loss: ``cfg.loss`` (default Gecko eq. 3: in-batch + hard negative + same-tower), tau = cfg.temperature,
     Matryoshka over ``cfg.mrl_dims`` when `mrl`. Idempotent: a finished checkpoint of the same
     config and data in `out_dir` is returned as is; an unfinished one is resumed.
     """
@@ -190,7 +194,8 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     examples = mix.examples
     mix.composition["without_negative"] = without_negative(examples)
     guard = _guard(examples, "fine-tuning mixture", target)
-    dataset = to_dataset(examples, cfg.unified_format, with_negative=True)
+    dataset = to_dataset(examples, cfg.unified_format, with_negative=True, loss=cfg.loss,
+                         soft_label_score=cfg.soft_label_score)
     dims = list(cfg.mrl_dims) if mrl else []
     spec = RunSpec(
         stage="finetune", init=init_checkpoint, out=Path(out_dir), steps=steps, batch_size=bs,
@@ -203,14 +208,14 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
         manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
                         "mrl_dims": dims, "unified_format": cfg.unified_format,
                         "task_types": list(task_types) if task_types else None,
-                        "loss": f"Gecko eq. 3, tau={cfg.temperature}, other_hard_negatives="
-                                f"{cfg.other_hard_negatives}"},
+                        "loss": describe_loss(cfg)},
         fret_dataset_id=fret_dataset_id, profile=profile, experiment=experiment,
         variant=variant, dev_jsonl=Path(dev_jsonl) if dev_jsonl else None)
 
     def make_loss(model):
         return build_loss(model, cfg.temperature, mrl_dims=dims, same_tower=True,
                           mini_batch_size=cfg.mini_batch_size or None,
-                          other_hard_negatives=cfg.other_hard_negatives)
+                          other_hard_negatives=cfg.other_hard_negatives, loss=cfg.loss,
+                          soft_label_weight=cfg.soft_label_weight)
 
     return run_training(spec, cfg, dataset, make_loss, device, db_path, progress)
