@@ -79,6 +79,12 @@ class TrainConfig:
     loss: str = "gecko"
     soft_label_score: str = "ql"  # the teacher score of the margin: ql | rc_norm
     soft_label_weight: float = 1.0  # the MarginMSE term's weight in gecko+margin_mse
+    # >0: score the dev split every this many fine-tuning steps and keep the best checkpoint by
+    # dev nDCG@10 (trainers/dev_selection.py); off by default: at tiny the dev split has ~3
+    # queries, too few for a choice that is more than noise
+    dev_eval_steps: int = 0
+    # >0 (with dev_eval_steps): stop after this many evaluations without a dev improvement
+    early_stopping_patience: int = 0
 
 
 @dataclass

@@ -46,6 +46,20 @@ def _scores_table(model_id: str, db_path) -> list[str]:
     return lines
 
 
+def _selection_rows(sel: dict[str, Any] | None) -> list[str]:
+    """The card row of the dev checkpoint selection, none when it was off."""
+    if not sel:
+        return []
+    if sel.get("chosen_on") != "dev":
+        return [f"| dev checkpoint selection | {sel.get('chosen_on')} |"]
+    curve = ", ".join(f"{step}: {100 * v:.1f}" for step, v in sel["curve"])
+    stop = (f"stopped early at step {sel['steps_trained']} (patience "
+            f"{sel['early_stopping_patience']})" if sel["stopped_early"] else "not stopped early")
+    return [f"| dev checkpoint selection | weights of step {sel['best_step']}, best dev "
+            f"nDCG@10 {100 * sel['best_score']:.1f} of evaluations every {sel['eval_steps']} "
+            f"steps ({curve}); {stop}; {sel['n_queries']} dev queries |"]
+
+
 def write_card(checkpoint: Path, manifest: dict[str, Any], db_path=None) -> Path:
     """(Re)write ``checkpoint/README.md`` from its manifest and the store; return the path."""
     checkpoint = Path(checkpoint)
@@ -87,6 +101,7 @@ def write_card(checkpoint: Path, manifest: dict[str, Any], db_path=None) -> Path
         f"| prompt style | **{style}**, chosen on {how} |",
         f"| Matryoshka dims | {', '.join(map(str, dims)) or 'none'} |",
         f"| steps x batch | {manifest.get('steps')} x {manifest.get('batch_size', '?')} |",
+        *_selection_rows(manifest.get("dev_selection")),
         f"| loss | {manifest.get('loss', '')} |",
         f"| git commit | {manifest.get('git_sha')} |",
         "",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gecko_bench.errors import InputError
+from trainers import dev_selection
 from trainers.data import check_columns
 
 MANIFEST = "manifest.json"
@@ -208,6 +209,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     dtype = train_dtype(cfg, device)
     if dtype != "float32":  # float32 runs keep the key they had before dtype was configurable
         spec.key_material = {**spec.key_material, "dtype": dtype}
+    if dev_selection.requested(cfg, spec.dev_jsonl):  # off: the key it had before the option
+        spec.key_material = {**spec.key_material,
+                             "dev_selection": dev_selection.key_material(cfg)}
     finished = check_out_dir(spec)
     lineage = model_lineage(spec.init)
     if finished is not None:
@@ -233,6 +237,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     model.max_seq_length = cfg.max_seq_length
     model.model_card_data.generate_widget_examples = False  # encodes examples: slow, unused
     loss = make_loss(model)
+    training_style = "gecko" if cfg.unified_format else "plain"
+    dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, training_style, serve_length) \
+        if dev_selection.requested(cfg, spec.dev_jsonl) else None
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
               "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
               "dtype": dtype,
@@ -252,9 +259,12 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         from trainers.sampler import SequentialBatchSampler
 
         args = training_args(trainer_dir, cfg, spec.steps, spec.batch_size, device,
-                             batch_sampler=SequentialBatchSampler)
-        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
-                                             loss=loss, callbacks=[callback])
+                             batch_sampler=SequentialBatchSampler,
+                             **(dev.training_args() if dev else {}))
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=dataset, loss=loss,
+            evaluator=dev.evaluator if dev else None,
+            callbacks=[callback, *(dev.callbacks() if dev else [])])
         trainer.remove_callback(PrinterCallback)  # we log to the store and a progress bar
         try:
             trainer.train(resume_from_checkpoint=last)
@@ -262,11 +272,12 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             raise _explain(exc, spec, last) from exc
         callback.flush()
         train_s = time.perf_counter() - t0
+        selection = dev.result(trainer.state, model) if dev else None
+        steps_done = trainer.state.global_step  # below spec.steps when stopped early
         model.max_seq_length = serve_length
         from trainers.card import write_card
         from trainers.prompt_choice import choose_prompt_style, write_prompts
 
-        training_style = "gecko" if cfg.unified_format else "plain"
         wise = None
         if getattr(cfg, "wise_ft", False) and spec.dev_jsonl is not None:
             from trainers.wise_ft import choose_alpha
@@ -276,7 +287,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         model.save(str(spec.out))
         write_prompts(spec.out, choice.style)
         model_id = provenance.checkpoint_id(spec.out)
-        done = spec.steps - resumed_from
+        done = steps_done - resumed_from
         manifest = {
             "format": 1, "stage": spec.stage, "checkpoint_key": spec.key,
             "name": _name(lineage["base_model"], spec, model_id),
@@ -284,7 +295,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "base_model_id": lineage["base_model_id"], "parent": lineage["parent_name"],
             "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
             "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run_id,
-            "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": spec.steps,
+            "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": steps_done,
             "batch_size": spec.batch_size,
             "resumed_from_step": resumed_from, "final_loss": callback.last_loss,
             "samples_per_s": done * spec.batch_size / train_s if done else None,
@@ -293,6 +304,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "config": as_dict(cfg), "device": device, "dtype": dtype,
             "prompt_style": choice.style, "prompt_choice": choice.as_dict(),
             "wise_ft": wise.as_dict() if wise else None,
+            "dev_selection": selection.as_dict() if selection else None,
             "key_material": spec.key_material,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **spec.manifest_extra,

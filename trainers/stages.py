@@ -28,16 +28,18 @@ _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positi
 # train.loss and its settings: in a fine-tuning key only when the loss is not eq. 3, so eq. 3
 # runs keep the key they had before the setting existed
 _SOFT_LABEL = ("loss", "soft_label_score", "soft_label_weight")
+_KEYED_IN_CORE = ("dtype", "dev_eval_steps", "early_stopping_patience")
 
 
 def _cfg_key(cfg, stage: str) -> dict[str, Any]:
     """The config fields that decide `stage`'s result (others do not change its key).
 
     ``dtype`` is left out as written: ``auto`` means different things on different machines,
-    so :func:`trainers.core.run_training` adds the resolved dtype to the key instead.
+    so :func:`trainers.core.run_training` adds the resolved dtype to the key instead; it adds
+    the dev-selection settings only when they act (a dev split and ``dev_eval_steps`` > 0).
     """
     return {k: v for k, v in dataclasses.asdict(cfg).items()
-            if not k.startswith(_STAGE_ONLY[stage]) and k != "dtype"
+            if not k.startswith(_STAGE_ONLY[stage]) and k not in _KEYED_IN_CORE
             and not (cfg.loss == "gecko" and k in _SOFT_LABEL)}
 
 
