@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 GB := $(VENV)/bin/gecko-bench
 STAMP := $(VENV)/.installed
 
-.PHONY: install assets test-assets demo test clean-venv
+.PHONY: install assets test-assets demo test llamacpp clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: test-assets
 	# Debian chromium + chromium-driver for the one real-browser dashboard test (skipped if present).
 	bash scripts/ensure_browser.sh
 	$(PY) -m pytest
+
+# Optional, not needed by demo or test: the llama.cpp backend for GGUF teachers
+# (llama-cpp-python compiles llama.cpp: ~25 min on 2 cores; docs/fret.md "Backends").
+llamacpp: install
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,llamacpp]'
 
 clean-venv:
 	rm -rf $(VENV)

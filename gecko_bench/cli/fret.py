@@ -266,9 +266,15 @@ def perf_fret_cmd(
     pairs: int = typer.Option(48, help="(passage, query) pairs scored by each scorer."),
     seeds: int = typer.Option(8, help="Seeds for the whole-pipeline timing (0: skip)."),
     out: Path = typer.Option(Path("results/perf"), help="Folder for fret.json / fret.md."),
+    backend: str = typer.Option("transformers", help="llamacpp: time llama.cpp against the "
+                                "transformers backend on the same pairs instead."),
 ) -> None:
     """Pairs/s of the batched scorer vs a naive one-pair loop; seeds/min of the pipeline."""
-    from gecko_bench.fret.perf import run
+    from gecko_bench.errors import InputError
+    from gecko_bench.fret.perf import compare_backends, run
 
-    result = run(llm=llm, n_pairs=pairs, n_seeds=seeds, out=out)
+    if backend not in ("transformers", "llamacpp"):
+        raise InputError(f"--backend must be transformers or llamacpp, not {backend!r}")
+    result = run(llm=llm, n_pairs=pairs, n_seeds=seeds, out=out) if backend == "transformers" \
+        else compare_backends(llm=llm, n_pairs=pairs, out=out)
     console.print(result["markdown"])

@@ -110,3 +110,62 @@ def run(llm: str = "smollm2-135m", n_pairs: int = 48, n_seeds: int = 8,
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     (out / f"{stem}.md").write_text(md)
     return result | {"markdown": md}
+
+
+GEN_TOKENS = 32
+
+
+def compare_backends(llm: str = "gemma3-270m", n_pairs: int = 40, n_gen: int = 4,
+                     out: Path = Path("results/perf")) -> dict:
+    """FRet's stage-3 scoring (QL + RC for the same real (passage, query) pairs) through the
+    transformers backend (its ``auto`` dtype) and llama.cpp (the GGUF as quantized), in one
+    process: pairs/s of each, their ratio, and how far the scores agree, plus seconds per
+    generated query prompt (greedy, up to GEN_TOKENS new tokens); writes
+    ``fret-backends-<llm>.{json,md}``."""
+    from gecko_bench.fret.pipeline import score_pairs
+    from gecko_bench.llm.llamacpp_backend import LlamaCppLLM
+
+    passages = seed_passages(limit=n_pairs, seed=1)
+    # each query against several passages, as in re-ranking (query i's own passage among them)
+    pairs = [(p.text, P.EXAMPLES[(i // 4) % len(P.EXAMPLES)].query)
+             for i, p in enumerate(passages)]
+    hf = TransformersLLM(llm, batch_size=8, dtype="auto")
+    cpp = LlamaCppLLM(llm)
+    gen_prompts = [P.generation_prompt(p.text, i)[0] for i, p in enumerate(passages[:n_gen])]
+    scores, seconds, gen_s = {}, {}, {}
+    for name, model in (("transformers", hf), ("llamacpp", cpp)):
+        score_pairs(model, pairs[:2])  # warm-up: prefix caches, first-call allocations
+        scores[name], seconds[name] = _timed(lambda m=model: score_pairs(m, pairs))
+        # FRet stage 1: greedy, no stop string, so both write up to GEN_TOKENS tokens
+        _, gen_s[name] = _timed(lambda m=model: m.generate(
+            gen_prompts, max_new_tokens=GEN_TOKENS, temperature=0, stop=()))
+    result = {"llm": llm, "device": device_name("cpu"), "threads": torch.get_num_threads(),
+              "pairs": len(pairs), "transformers_dtype": hf.dtype,
+              **{f"{b}_pairs_per_s": len(pairs) / s for b, s in seconds.items()},
+              "llamacpp_speedup": seconds["transformers"] / seconds["llamacpp"],
+              "generation_prompts": len(gen_prompts), "generation_max_new_tokens": GEN_TOKENS,
+              **{f"{b}_generation_s_per_prompt": s / len(gen_prompts) for b, s in gen_s.items()},
+              "llamacpp_generation_speedup": gen_s["transformers"] / gen_s["llamacpp"]}
+    for key in ("ql", "rc_norm"):
+        a, b = scores["transformers"][key], scores["llamacpp"][key]
+        result[f"{key}_spearman"] = float(spearmanr(a, b).statistic)
+        result[f"{key}_max_abs_diff"] = max(abs(x - y) for x, y in zip(a, b))
+    md = (f"# FRet scoring backends ({llm}, {result['device']}, {result['threads']} threads)\n\n"
+          f"QL + RC scoring of the same {len(pairs)} (passage, query) pairs, one process.\n\n"
+          f"| backend | pairs/s | speed-up |\n|---|---|---|\n"
+          f"| transformers ({hf.dtype}, GGUF de-quantized) | "
+          f"{result['transformers_pairs_per_s']:.2f} | 1.0x |\n"
+          f"| llama.cpp (GGUF as quantized) | {result['llamacpp_pairs_per_s']:.2f} | "
+          f"**{result['llamacpp_speedup']:.1f}x** |\n\n"
+          f"Generation (FRet stage 1 prompts, greedy, up to {GEN_TOKENS} new tokens, no stop "
+          f"string): {result['transformers_generation_s_per_prompt']:.1f} s per prompt through "
+          f"transformers, {result['llamacpp_generation_s_per_prompt']:.1f} s through llama.cpp "
+          f"(**{result['llamacpp_generation_speedup']:.1f}x**).\n\n"
+          f"Agreement: QL Spearman {result['ql_spearman']:.3f} (max abs diff "
+          f"{result['ql_max_abs_diff']:.3f}), RC normalised Spearman "
+          f"{result['rc_norm_spearman']:.3f} (max abs diff {result['rc_norm_max_abs_diff']:.3f})."
+          f"\n\nCommand: `gecko-bench perf fret --llm {llm} --backend llamacpp`\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"fret-backends-{llm}.json").write_text(json.dumps(result, indent=2))
+    (out / f"fret-backends-{llm}.md").write_text(md)
+    return result | {"markdown": md}
