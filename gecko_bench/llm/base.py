@@ -59,6 +59,14 @@ class LLM(ABC):
         return [list(row) for row in zip(*per_choice)]
 
 
+def one_token_choices(splits: Sequence[tuple[list[int], int]]) -> bool:
+    """Whether one prompt's choices, as (joint token ids, continuation start) pairs, are the
+    same context followed by exactly one token each: then one next-token distribution scores
+    them all."""
+    ids0, s0 = splits[0]
+    return all(len(ids) == s + 1 and s == s0 and ids[:s] == ids0[:s0] for ids, s in splits)
+
+
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to (not including) the earliest stop string."""
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))

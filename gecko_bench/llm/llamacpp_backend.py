@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from gecko_bench.errors import InputError
-from gecko_bench.llm.base import LLM, cut_at_stop
+from gecko_bench.llm.base import LLM, cut_at_stop, one_token_choices
 from gecko_bench.llm.transformers_backend import _resolve_gguf
 
 
@@ -113,10 +113,9 @@ class LlamaCppLLM(LLM):
         rows = []
         for prompt in prompts:
             splits = [self._split(prefix + prompt, c) for c in choices]
-            ids0, s0 = splits[0]
-            if not all(len(ids) == s + 1 and s == s0 and ids[:s] == ids0[:s0]
-                       for ids, s in splits):
+            if not one_token_choices(splits):
                 return super().choice_logprobs(prompts, choices, prefix)
+            ids0, s0 = splits[0]
             logp = self._decode(ids0[:s0], range(s0 - 1, s0))
             rows.append([float(logp[0, ids[s]]) for ids, s in splits])
         return rows

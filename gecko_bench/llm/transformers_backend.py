@@ -25,7 +25,7 @@ from gecko_bench import hardware
 from gecko_bench.assets import MODELS, gecko_home, sha256_file, verify_model_weights
 from gecko_bench.assets.fetch import AssetError
 from gecko_bench.hardware import cpu_has_native_bf16  # noqa: F401  (re-exported)
-from gecko_bench.llm.base import LLM, cut_at_stop
+from gecko_bench.llm.base import LLM, cut_at_stop, one_token_choices
 
 
 def _resolve_gguf(name_or_path: str) -> tuple[str, Path, str]:
@@ -153,12 +153,7 @@ class TransformersLLM(LLM):
         choice is one token after the prompt (" Yes" / " No" are); otherwise one scoring per
         choice (the generic form)."""
         splits = [[self._split(prefix + p, c) for c in choices] for p in prompts]
-
-        def one_token(row: list[tuple[list[int], int]]) -> bool:
-            ids0, s0 = row[0]
-            return all(len(ids) == s + 1 and s == s0 and ids[:s] == ids0[:s0] for ids, s in row)
-
-        if not choices or not all(one_token(r) for r in splits):
+        if not choices or not all(one_token_choices(r) for r in splits):
             return super().choice_logprobs(prompts, choices, prefix)
         extra = [[ids[s] for ids, s in row] for row in splits]
         return [alt for _, alt in self._score_rows([r[0] for r in splits], prefix, extra)]
