@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gecko_bench.eval.prompts import checkpoint_prompts
-from trainers.prompt_choice import METRIC, MIN_DEV_QUERIES, dev_problem
+from trainers.prompt_choice import METRIC, MIN_DEV_QUERIES, dev_problem, evaluator_prompts
 
 NAME = "dev"
 METRIC_KEY = f"eval_{NAME}_{METRIC}"  # how the trainer logs the evaluator's nDCG@10
@@ -89,14 +88,12 @@ class DevSelector:
     def __init__(self, cfg, dev_jsonl: Path, training_style: str, serve_length: int,
                  batch_size: int = 32) -> None:
         queries, corpus, relevant = dev_problem(Path(dev_jsonl))
-        prompts = checkpoint_prompts(training_style)
         self.cfg = cfg
         self.usable = len(queries) >= MIN_DEV_QUERIES
         self.evaluator = _serve_length_evaluator()(
             queries, corpus, relevant, name=NAME, batch_size=batch_size,
             show_progress_bar=False, write_csv=False, serve_length=serve_length,
-            query_prompt=prompts.get("Retrieval-query", ""),
-            corpus_prompt=prompts.get("Retrieval-document", "")) if self.usable else None
+            **evaluator_prompts(training_style)) if self.usable else None
         chosen_on = "dev" if self.usable else (
             f"not selected: dev split of {len(queries)} queries, fewer than {MIN_DEV_QUERIES}; "
             "the last step is kept")

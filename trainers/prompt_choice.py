@@ -69,6 +69,14 @@ def dev_problem(dev_jsonl: Path) -> tuple[dict[str, str], dict[str, str], dict[s
     return queries, corpus, relevant
 
 
+def evaluator_prompts(style: str) -> dict[str, str]:
+    """``query_prompt`` / ``corpus_prompt`` for an ``InformationRetrievalEvaluator``: the
+    retrieval prefixes a checkpoint of `style` carries (:func:`checkpoint_prompts`)."""
+    prompts = checkpoint_prompts(style)
+    return {"query_prompt": prompts.get("Retrieval-query", ""),
+            "corpus_prompt": prompts.get("Retrieval-document", "")}
+
+
 def choose_prompt_style(model, dev_jsonl: Path | None, training_style: str,
                         styles: tuple[str, ...] = TRAINED_STYLES,
                         batch_size: int = 32) -> StyleChoice:
@@ -90,12 +98,9 @@ def choose_prompt_style(model, dev_jsonl: Path | None, training_style: str,
                            n_passages=len(corpus), dev_sha256=sha)
     scores: dict[str, float] = {}
     for style in styles:
-        prompts = checkpoint_prompts(style)
         evaluator = InformationRetrievalEvaluator(
             queries, corpus, relevant, name=f"dev-{style}", batch_size=batch_size,
-            show_progress_bar=False, write_csv=False,
-            query_prompt=prompts.get("Retrieval-query", ""),
-            corpus_prompt=prompts.get("Retrieval-document", ""))
+            show_progress_bar=False, write_csv=False, **evaluator_prompts(style))
         scores[style] = float(evaluator(model)[f"dev-{style}_{METRIC}"])
     best = max(reversed(styles), key=lambda s: scores[s])
     return StyleChoice(best, "dev", scores, len(queries), len(corpus), sha)
