@@ -144,6 +144,13 @@ def test_target_documents_are_seeds_but_its_queries_never_train(exported, tmp_pa
     synthetic = TargetTexts("t", docs, {"q1": words, **queries})
     assert synthetic.query_of("see also: " + words + " and more") == "q1"
     assert synthetic.query_of(docs[0]) is None
+    # a target document that quotes a query (the FAQ's paragraphs cite other questions) is
+    # still the corpus and may be trained on; the same quote in any other text is refused
+    quoting = "as the next section explains, " + words + "."
+    with_quote = TargetTexts("t", [*docs, quoting], {"q1": words})
+    with_quote.refuse_queries([("positive", quoting.upper())], "FRet rows")
+    with pytest.raises(InputError, match="query 'q1'"):
+        with_quote.refuse_queries([("positive", quoting + " More.")], "FRet rows")
     # the general job's guard (no target) is unchanged: pre-finetune-style text passes
     overlap_guard(["an ordinary sentence about walking the dog in the park"], "pairs")
 

@@ -177,9 +177,14 @@ class TargetTexts:
         return False
 
     def refuse_queries(self, labelled: Iterable[tuple[str, str]], what: str) -> None:
-        """InputError naming the first (label, text) that holds a target query."""
+        """InputError naming the first (label, text) that holds a target query. A target
+        document itself passes even where it quotes a query's words (the FAQ's paragraphs
+        cite other questions): the corpus is what the job adapts to; the query -> relevant
+        document link is what it must never see."""
         for label, text in labelled:
-            if text and (qid := self.query_of(text)) is not None:
+            if not text or normalize_text(text) in self.documents:
+                continue
+            if (qid := self.query_of(text)) is not None:
                 raise InputError(
                     f"{what}: {label} contains query {qid!r} of the target corpus {self.name} "
                     f"({text[:80]!r}); a domain job never trains on the target's queries or "
