@@ -18,7 +18,7 @@ from gecko_bench.tasks.registry import CATEGORIES, FULL_TASKS, TINY_TASKS
 # and by document), clustering, pair classification, both bitext tasks.
 DETERMINISM_TASKS = [
     "DebianFAQRetrieval-tiny", "ManPageRetrieval-tiny", "DebianFAQMultilingualRetrieval-tiny",
-    "DebianFAQReranking-tiny", "LeeSTS-tiny", "FortunesClassification-tiny",
+    "DebianFAQParagraphRetrieval-tiny", "DebianFAQReranking-tiny", "LeeSTS-tiny", "FortunesClassification-tiny",
     "BrownGenreClassification-tiny", "BrownGenreClustering-tiny", "FortunesClustering-tiny",
     "BibleParaphrasePairClassification-tiny", "BibleBitextMining-tiny",
     "DebianFAQBitextMining-tiny",
@@ -81,6 +81,34 @@ def test_tiny_sizes_stay_small():
                 assert len(split) <= 400, name
             if "train" in subset:
                 assert len(subset["train"]) <= 200, name
+
+
+def test_faq_paragraph_retrieval_searches_every_paragraph_for_the_own_answer():
+    """Each question's relevant documents are exactly its own answer's paragraphs (>= 8 words),
+    the same as the reranking task's, but searched among all paragraphs (no candidate list)."""
+    from gecko_bench.corpora import debian_faq
+
+    entries = {e.section: e for e in debian_faq.faq_entries("en")}
+    for name in ("DebianFAQParagraphRetrieval", "DebianFAQParagraphRetrieval-tiny"):
+        task = get_task(name)
+        task.load_data()
+        split = task.dataset["default"]["test"]
+        corpus = {d["id"]: d["text"] for d in split["corpus"]}
+        assert split["top_ranked"] is None
+        for q in split["queries"]:
+            entry = entries[q["id"][1:]]
+            own = {f"{entry.section}#{i}" for i, p in enumerate(entry.paragraphs)
+                   if len(p.split()) >= 8}
+            assert q["text"] == entry.question and set(split["relevant_docs"][q["id"]]) == own
+            assert own <= set(corpus)
+    full = get_task("DebianFAQParagraphRetrieval")
+    full.load_data()
+    paragraphs = [p for e in entries.values() for p in e.paragraphs if len(p.split()) >= 8]
+    assert len(full.dataset["default"]["test"]["corpus"]) == len(paragraphs) == 647
+    rerank = get_task("DebianFAQReranking")
+    rerank.load_data()
+    assert rerank.dataset["default"]["test"]["relevant_docs"] == \
+        full.dataset["default"]["test"]["relevant_docs"]
 
 
 def test_langs_restrict_multilingual_subsets():

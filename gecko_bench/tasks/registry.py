@@ -22,7 +22,8 @@ from gecko_bench.tasks.pairs import (
     BibleBitextMining, BibleParaphrasePairClassification, DebianFAQBitextMining,
 )
 from gecko_bench.tasks.retrieval import (
-    DebianFAQMultilingualRetrieval, DebianFAQReranking, DebianFAQRetrieval, ManPageRetrieval,
+    DebianFAQMultilingualRetrieval, DebianFAQParagraphRetrieval, DebianFAQReranking,
+    DebianFAQRetrieval, ManPageRetrieval,
 )
 from gecko_bench.tasks.sts import LeeSTS
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from mteb.abstasks import AbsTask
 
 _FULL_CLASSES: list[type[GeckoTask]] = [
-    DebianFAQRetrieval, ManPageRetrieval, DebianFAQMultilingualRetrieval, DebianFAQReranking,
-    LeeSTS,
+    DebianFAQRetrieval, ManPageRetrieval, DebianFAQParagraphRetrieval,
+    DebianFAQMultilingualRetrieval, DebianFAQReranking, LeeSTS,
     FortunesClassification, SpamAssassinClassification, PangLeePolarityClassification,
     BrownGenreClassification,
     BrownGenreClustering, WordNetLexnameClustering, FortunesClustering,

@@ -1,4 +1,5 @@
-"""Retrieval and reranking tasks: Debian FAQ (en and 10-language MIRACL-style), man pages.
+"""Retrieval and reranking tasks: Debian FAQ (en, its answer paragraphs, and 10-language
+MIRACL-style), man pages.
 
 Corpora are small and searched in full; queries are the FAQ questions / man-page NAME lines.
 """
@@ -120,6 +121,48 @@ class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
         return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
 
 
+def faq_paragraphs(min_words: int) -> list[tuple[str, str, str]]:
+    """(paragraph id ``"7.12#0"``, section, text) of every English answer paragraph of at least
+    `min_words` words: the corpus of the paragraph retrieval and reranking tasks."""
+    return [(f"{e.section}#{i}", e.section, p) for e in debian_faq.faq_entries("en")
+            for i, p in enumerate(e.paragraphs) if len(p.split()) >= min_words]
+
+
+MIN_PARAGRAPH_WORDS = 8
+
+
+class DebianFAQParagraphRetrieval(GeckoTask, AbsTaskRetrieval):
+    """Debian FAQ (en): each question retrieves the paragraphs of its own answer among every
+    answer paragraph of the FAQ (no candidate list): a retrieval task where small encoders are
+    weak (issue 16, item 7)."""
+
+    source = "debian-faq"
+    gecko_instruction = "question answering"
+    symmetric = False
+    metadata = make_metadata(
+        name="DebianFAQParagraphRetrieval", type="Retrieval", main_score="ndcg_at_10",
+        source="debian-faq", eval_langs=["eng-Latn"], domains=["Web", "Written"],
+        reference=FAQ_REF, subtypes=["Question answering"],
+        description="Debian GNU/Linux FAQ 11.1 (English): the question of each section "
+        "retrieves the paragraphs (>= 8 words) of its own answer from all answer paragraphs "
+        "of the FAQ; every paragraph of the answer is relevant. nDCG@10.",
+    )
+
+    def build(self) -> dict[str, Any]:
+        entries = debian_faq.faq_entries("en")
+        paragraphs = faq_paragraphs(MIN_PARAGRAPH_WORDS)
+        with_text = sorted({sec for _, sec, _ in paragraphs}, key=lambda s: [
+            e.section for e in entries].index(s))
+        picked, in_corpus = (tiny_slice(with_text, 30, 60) if self.tiny
+                             else (set(with_text), set(with_text)))
+        queries = [{"id": f"q{e.section}", "text": e.question} for e in entries
+                   if e.section in picked]
+        corpus = [{"id": pid, "title": "", "text": text} for pid, sec, text in paragraphs
+                  if sec in in_corpus]
+        qrels = {f"q{s}": {pid: 1 for pid, sec, _ in paragraphs if sec == s} for s in picked}
+        return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
+
+
 class DebianFAQReranking(GeckoTask, AbsTaskRetrieval):
     """Rerank BM25's top-k FAQ answer paragraphs for each question (paragraphs of the answer = relevant).
 
@@ -133,7 +176,7 @@ class DebianFAQReranking(GeckoTask, AbsTaskRetrieval):
     gecko_instruction = "question answering"
     symmetric = False
     top_k = 20
-    min_paragraph_words = 8
+    min_paragraph_words = MIN_PARAGRAPH_WORDS
     tiny_overrides = {"top_k": 10}
     metadata = make_metadata(
         name="DebianFAQReranking", type="Reranking", main_score="map_at_1000",
@@ -146,9 +189,7 @@ class DebianFAQReranking(GeckoTask, AbsTaskRetrieval):
 
     def build(self) -> dict[str, Any]:
         entries = debian_faq.faq_entries("en")
-        paragraphs = [(f"{e.section}#{i}", e.section, p) for e in entries
-                      for i, p in enumerate(e.paragraphs)
-                      if len(p.split()) >= self.min_paragraph_words]
+        paragraphs = faq_paragraphs(self.min_paragraph_words)
         bm25 = BM25([p for _, _, p in paragraphs])
         picked = entries
         if self.tiny:
