@@ -139,7 +139,8 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
-        raise InputError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+        # domain is one domain job per corpus, not variants of one fine-tune (gecko_bench.domain)
+        raise InputError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}, domain")
     return EXPERIMENTS[name]
 
 

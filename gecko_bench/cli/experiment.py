@@ -19,13 +19,14 @@ console = Console()
 
 
 def experiment(
-    name: str = typer.Argument(..., help=f"One of: {', '.join(EXPERIMENTS)}."),
+    name: str = typer.Argument(..., help=f"One of: {', '.join(EXPERIMENTS)}, domain."),
     profile: str = typer.Option("tiny", "--profile", "-p", help="tiny | cpu | gpu"),
     seeds: int = typer.Option(1, "--seeds", help="Repeat each fine-tune with this many seeds."),
     variants: Optional[list[str]] = typer.Option(
         None, "--variant", help="Only these variants (repeatable); the reference always runs."),
     tasks: Optional[str] = typer.Option(
-        None, "--tasks", help="Comma-separated task names instead of the profile's suite."),
+        None, "--tasks", help="Comma-separated task names instead of the profile's suite "
+        "(domain: the retrieval tasks to adapt to; default every monolingual one of the suite)."),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database."),
     work_root: Optional[Path] = typer.Option(None, "--work-dir", help="Where checkpoints go "
                                              "(default results/runs/)."),
@@ -44,13 +45,19 @@ def experiment(
     label-strategies: positive {seed, p1} x hard negative {none, random, lowest} (paper Table 3).
     task-diversity: single task types vs all (original / uniform sampling / no unified format)
     (paper Table 4). dims: Matryoshka vs no Matryoshka, scored at every dim.
+    domain: one domain job (run --corpus) per offline retrieval task, its corpus exported as a
+    BEIR folder; per-task gain on its own queries with CIs, and the general suite's worst
+    category (docs/domain.md).
     """
     from gecko_bench.report import SHORT_HEADERS, frame_table
 
     resolved = config.apply_overrides(config.resolve(profile), overrides or [])
+    names = [t.strip() for t in tasks.split(",")] if tasks else None
+    if name == "domain":
+        _domain(resolved, names, db, work_root, output, profile)
+        return
     summary = run_experiment(name, resolved, seeds=seeds, db_path=db, root=work_root,
-                             only=variants, console=console,
-                             tasks=[t.strip() for t in tasks.split(",")] if tasks else None)
+                             only=variants, console=console, tasks=names)
     output.mkdir(parents=True, exist_ok=True)
     csv = output / f"{name}-{profile}.csv"
     summary.to_csv(csv, index=False, float_format="%.3f")
@@ -64,4 +71,27 @@ def experiment(
                               f"{name} ({profile} profile, {seeds} seed(s)): points 0-100"))
     for line in verdict_lines(name, summary):
         console.print(line)
+    console.print(f"summary written to {csv}")
+
+
+def _domain(profile: config.Profile, tasks: list[str] | None, db: Path | None,
+            work_root: Path | None, output: Path, profile_name: str) -> None:
+    """``experiment domain``: the per-task summary, its CSV and the target rule's verdicts."""
+    from gecko_bench import domain
+    from gecko_bench.report import frame_table
+
+    summary = domain.run_experiment(profile, tasks, db_path=db, root=work_root, console=console)
+    output.mkdir(parents=True, exist_ok=True)
+    csv = output / f"domain-{profile_name}.csv"
+    summary.to_csv(csv, index=False, float_format="%.3f")
+    console.print(frame_table(summary.drop(columns=["harmed"]).rename(
+        columns={"ci_low": "ci lo", "ci_high": "ci hi", "worst_category": "general worst",
+                 "worst_delta": "its delta"}),
+        f"domain ({profile_name} profile): target nDCG@10, student vs base, same protocol"))
+    console.print(f"target: {domain.TARGET_RULE}")
+    for row in summary.itertuples():
+        console.print(f"  {row.task}: {row.delta:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] "
+                      f"(needed {row.needed:+.2f}) -> "
+                      + ("target met" if row.target_met else "target not met")
+                      + (f"; general harmed: {row.harmed}" if row.harmed else "; no harm"))
     console.print(f"summary written to {csv}")

@@ -120,13 +120,9 @@ def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
     return value
 
 
-def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
-    """Write the registered retrieval task `task_name` as a BEIR folder (corpus.jsonl,
-    queries.jsonl, qrels/test.tsv) that :func:`make_beir_task` reads back to the same task;
-    returns the counts. InputError for an unknown, non-retrieval, reranking or multilingual
-    task, or a folder that already holds a BEIR folder."""
-    import json
-
+def check_exportable(task_name: str):
+    """The registered task `task_name` if it can be written as a BEIR folder (a monolingual
+    retrieval task); InputError naming the task otherwise."""
     from gecko_bench.tasks.registry import get_task, task_category
 
     task = get_task(task_name)
@@ -134,6 +130,17 @@ def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
         raise InputError(f"{task_name} is a {task_category(task)}"
                          f"{' multilingual' if task.metadata.is_multilingual else ''} task; "
                          "only monolingual retrieval tasks export as a BEIR folder")
+    return task
+
+
+def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
+    """Write the registered retrieval task `task_name` as a BEIR folder (corpus.jsonl,
+    queries.jsonl, qrels/test.tsv) that :func:`make_beir_task` reads back to the same task;
+    returns the counts. InputError for an unknown, non-retrieval, reranking or multilingual
+    task, or a folder that already holds a BEIR folder."""
+    import json
+
+    task = check_exportable(task_name)
     root = Path(folder)
     if (root / "corpus.jsonl").exists():
         raise InputError(f"{root} already holds corpus.jsonl; export into a new folder")
