@@ -24,6 +24,10 @@ def configure(profile: config.Profile, folder: str | Path) -> config.Profile:
     """Aim `profile` at the BEIR folder: seeds from its corpus, the whole corpus searched, its
     content hash in the config (so the job's pipeline id is its own)."""
     beir = BeirFolder.open(folder)
+    qrels = beir.root / "qrels"
+    if (qrels / "dev.tsv").is_file() and not (qrels / "test.tsv").is_file():
+        raise InputError(f"--corpus {folder} has qrels/dev.tsv but no qrels/test.tsv: the dev "
+                         "split is for choosing, the test split for reporting; add a test split")
     profile.domain.corpus = str(beir.root)
     profile.domain.corpus_hash = beir.content_hash()
     profile.fret.sources = [f"{SOURCE_PREFIX}{beir.root}"]
@@ -41,6 +45,16 @@ def folder(profile: config.Profile) -> BeirFolder | None:
                          f"{beir.content_hash()}, job {profile.domain.corpus_hash}); rerun "
                          "with --corpus to start a job on the new contents")
     return beir
+
+
+def dev_split(profile: config.Profile) -> Path | None:
+    """The target folder when it has ``qrels/dev.tsv``: fine-tuning then chooses (prompt
+    style, dev checkpoint selection, WiSE-FT's a) on the target's dev queries instead of the
+    held-out FRet queries; the target is reported on ``qrels/test.tsv`` only."""
+    beir = folder(profile)
+    if beir is None or not (beir.root / "qrels" / "dev.tsv").is_file():
+        return None
+    return beir.root
 
 
 def target_texts(profile: config.Profile):

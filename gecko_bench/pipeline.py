@@ -134,7 +134,7 @@ def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: C
                                  init_checkpoint=out["prefinetune"]["checkpoint"],
                                  out_dir=wd / "finetune", db_path=db, device=p.device,
                                  fret_dataset_id=out["fret"]["dataset_id"], progress=progress,
-                                 dev_jsonl=out["fret"].get("dev_jsonl"),
+                                 dev_jsonl=domain.dev_split(p) or out["fret"].get("dev_jsonl"),
                                  target=domain.target_texts(p))
     manifest = json.loads((Path(ckpt) / trainers.MANIFEST).read_text())
     choice = manifest.get("prompt_choice", {})

@@ -48,6 +48,67 @@ def test_export_round_trips_through_the_beir_reader(exported):
         export_beir("DebianFAQReranking-tiny", folder.parent / "rerank")
 
 
+@pytest.fixture(scope="module")
+def exported_with_dev(tmp_path_factory):
+    """The same task with 10 of its 50 queries in qrels/dev.tsv."""
+    folder = tmp_path_factory.mktemp("beir-dev") / "manpages-tiny"
+    export_beir(TASK, folder, dev_queries=10)
+    return folder
+
+
+def test_a_dev_split_partitions_the_queries_and_is_the_dev_problem(exported, exported_with_dev):
+    from trainers.prompt_choice import dev_digest, dev_problem
+
+    _, _, all_qrels = read_beir(exported[0], "test")
+    corpus, test_q, test_qrels = read_beir(exported_with_dev, "test")
+    _, dev_q, dev_qrels = read_beir(exported_with_dev, "dev")
+    assert (len(dev_q), len(test_q)) == (10, 40) and not set(dev_q) & set(test_q)
+    assert {**dev_qrels, **test_qrels} == all_qrels
+    # the target is reported on test: make_beir_task takes test first
+    assert make_beir_task(exported_with_dev).metadata.eval_splits == ["test"]
+    # the dev problem is the dev queries against the whole corpus, their qrels relevant
+    queries, docs, relevant = dev_problem(exported_with_dev)
+    assert queries == dev_q and set(docs) == set(corpus)
+    assert relevant == {q: set(rel) for q, rel in dev_qrels.items()}
+    assert dev_digest(exported_with_dev).startswith("beir:")
+    # a domain job on it chooses on dev; without a dev split it uses the FRet dev rows
+    job = domain.configure(config.resolve("tiny"), exported_with_dev)
+    assert domain.dev_split(job) == exported_with_dev.resolve()
+    assert domain.dev_split(domain.configure(config.resolve("tiny"), exported[0])) is None
+    with pytest.raises(InputError, match="leave at least one for test"):
+        export_beir(TASK, exported_with_dev.parent / "all-dev", dev_queries=50)
+
+
+def test_re_splitting_the_qrels_keeps_the_fret_data_but_a_new_corpus_does_not(
+        exported, exported_with_dev, tmp_path):
+    import shutil
+
+    from gecko_bench.fret.pipeline import dataset_id
+
+    folder = tmp_path / "target"
+    shutil.copytree(exported[0], folder)
+    job = domain.configure(config.resolve("tiny"), folder)
+    before, job_hash = dataset_id(job.fret), job.domain.corpus_hash
+    shutil.rmtree(folder / "qrels")
+    shutil.copytree(exported_with_dev / "qrels", folder / "qrels")
+    job = domain.configure(config.resolve("tiny"), folder)
+    assert dataset_id(job.fret) == before  # FRet read nothing that changed
+    assert job.domain.corpus_hash != job_hash  # but it is a new job (new evaluation split)
+    with open(folder / "corpus.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"_id": "extra", "title": "", "text": "one more page"}) + "\n")
+    assert dataset_id(domain.configure(config.resolve("tiny"), folder).fret) != before
+
+
+def test_a_dev_split_without_a_test_split_is_refused(exported_with_dev, tmp_path):
+    import shutil
+
+    folder = tmp_path / "dev-only"
+    shutil.copytree(exported_with_dev, folder)
+    (folder / "qrels" / "test.tsv").unlink()
+    with pytest.raises(InputError, match="has qrels/dev.tsv but no qrels/test.tsv"):
+        domain.configure(config.resolve("tiny"), folder)
+
+
 def test_export_scores_like_the_registered_task(exported, tmp_path):
     from gecko_bench.eval import evaluate
     from gecko_bench.store.scores import scores_frame
@@ -207,8 +268,8 @@ MICRO = ["fret.n_seeds=3", "fret.n_neighbours=4", "fret.batch_size=3",
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_domain_job_end_to_end(exported, tmp_path):
-    folder, _ = exported
+def test_domain_job_end_to_end(exported_with_dev, tmp_path):
+    folder = exported_with_dev
     sets = [x for s in MICRO for x in ("--set", s)]
     args = [sys.executable, "-m", "gecko_bench", "run", "--profile", "tiny", *sets,
             "--corpus", str(folder), "--db", str(tmp_path / "r.duckdb"),
@@ -225,7 +286,7 @@ def test_domain_job_end_to_end(exported, tmp_path):
                       "own queries, same protocol (none prompts for both)") \
         < flat.index("Leaderboard") < flat.index("Student gain over minilm-l6")
     # task, n queries, base, student, delta, CI low, CI high
-    assert re.search(r"^beir-manpages-tiny\s+50(\s+-?\d+\.\d+){5}\s*$", report, re.M), report
+    assert re.search(r"^beir-manpages-tiny\s+40(\s+-?\d+\.\d+){5}\s*$", report, re.M), report
     # the general task built from the same man pages is touched and left out of "no harm"
     assert "touched tasks (share texts with the target corpus; left out of the gain tables " \
            "above): ManPageRetrieval-tiny" in flat
@@ -237,3 +298,10 @@ def test_domain_job_end_to_end(exported, tmp_path):
     rows = [json.loads(ln) for ln in next((tmp_path / "work").glob("domain-tiny-*"))
             .joinpath("fret_all.jsonl").read_text().splitlines()]
     assert rows and all(r["id"].split(":", 1)[1].startswith("beir/") for r in rows)
+    # the prompt style was chosen on the target's 10 dev queries, not on FRet rows
+    from trainers.prompt_choice import dev_digest
+
+    manifest = json.loads(next((tmp_path / "work").glob("domain-tiny-*/finetune/"
+                                                        "manifest.json")).read_text())
+    choice = manifest["prompt_choice"]
+    assert (choice["dev_sha256"], choice["n_queries"]) == (dev_digest(folder), 10), choice

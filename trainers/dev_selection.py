@@ -13,12 +13,13 @@ early come from the trainer's state (restored on resume) and go into the manifes
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainers.prompt_choice import METRIC, MIN_DEV_QUERIES, dev_problem, evaluator_prompts
+from trainers.prompt_choice import (
+    METRIC, MIN_DEV_QUERIES, dev_digest, dev_problem, evaluator_prompts,
+)
 
 NAME = "dev"
 METRIC_KEY = f"eval_{NAME}_{METRIC}"  # how the trainer logs the evaluator's nDCG@10
@@ -99,8 +100,7 @@ class DevSelector:
             "the last step is kept")
         self.selection = DevSelection(chosen_on, METRIC, cfg.dev_eval_steps,
                                       cfg.early_stopping_patience,
-                                      len(queries), len(corpus),
-                                      hashlib.sha256(Path(dev_jsonl).read_bytes()).hexdigest())
+                                      len(queries), len(corpus), dev_digest(Path(dev_jsonl)))
 
     def training_args(self) -> dict[str, Any]:
         """Overrides of :func:`trainers.core.training_args`: evaluate, save and keep the best.

@@ -9,6 +9,9 @@ to ``none``, then ``plain`` (plain text is what every other tool feeds a model).
 The dev problem: each held-out FRet query against a corpus of every passage of the dev rows
 (positives, hard negatives and all retrieved neighbours), its mined positive relevant. Passages
 are ``title text`` joined as mteb joins them, so the prefixes apply as they do under mteb.
+A domain job whose BEIR folder has ``qrels/dev.tsv`` passes the folder instead: its dev
+queries, with their qrels, against the whole corpus (real queries, never trained on and never
+reported: the target is reported on ``qrels/test.tsv``).
 """
 
 from __future__ import annotations
@@ -45,8 +48,26 @@ def _joined(title: str | None, text: str) -> str:
     return f"{title} {text}".strip() if title else text
 
 
+def dev_digest(dev: Path) -> str:
+    """What the dev split is, for keys and manifests: the sha256 of a FRet-format dev file, or
+    ``beir:<revision>`` of a BEIR folder's dev split (its corpus, queries and dev qrels)."""
+    from gecko_bench.eval.beir_task import folder_revision
+
+    dev = Path(dev)
+    if dev.is_dir():
+        return f"beir:{folder_revision(dev, 'dev')}"
+    return hashlib.sha256(dev.read_bytes()).hexdigest()
+
+
 def dev_problem(dev_jsonl: Path) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
-    """(queries, corpus, relevant) of a FRet-format dev file (see the module docstring)."""
+    """(queries, corpus, relevant) of a FRet-format dev file, or of a BEIR folder's
+    ``qrels/dev.tsv`` over its whole corpus (see the module docstring)."""
+    if Path(dev_jsonl).is_dir():
+        from gecko_bench.eval.beir_task import read_beir
+
+        docs, dev_queries, qrels = read_beir(Path(dev_jsonl), "dev")
+        return (dev_queries, {k: _joined(d["title"], d["text"]) for k, d in docs.items()},
+                {q: {d for d, score in rel.items() if score > 0} for q, rel in qrels.items()})
     queries: dict[str, str] = {}
     corpus: dict[str, str] = {}
     relevant: dict[str, set[str]] = {}
@@ -87,11 +108,10 @@ def choose_prompt_style(model, dev_jsonl: Path | None, training_style: str,
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    if dev_jsonl is None or not Path(dev_jsonl).is_file():
+    if dev_jsonl is None or not Path(dev_jsonl).exists():
         return StyleChoice(training_style, "training format (no dev split)")
-    dev_jsonl = Path(dev_jsonl)
-    queries, corpus, relevant = dev_problem(dev_jsonl)
-    sha = hashlib.sha256(dev_jsonl.read_bytes()).hexdigest()
+    queries, corpus, relevant = dev_problem(Path(dev_jsonl))
+    sha = dev_digest(Path(dev_jsonl))
     if len(queries) < MIN_DEV_QUERIES:
         return StyleChoice(training_style, f"training format (dev split of {len(queries)} "
                            f"queries, fewer than {MIN_DEV_QUERIES})", n_queries=len(queries),

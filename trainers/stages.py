@@ -20,6 +20,7 @@ from trainers.data import (
     without_negative,
 )
 from trainers.losses import build_loss, describe_loss
+from trainers.prompt_choice import dev_digest
 
 _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positive", "negative",
                                "classification_per_task", "other_hard_negatives",
@@ -206,7 +207,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
                       "task_types": sorted(task_types) if task_types else None, "mrl": mrl,
                       "fret_dataset_id": fret_dataset_id}
                      | ({"pool_size": pool_size} if pool_size is not None else {})
-                     | ({"dev": _sha256_file(Path(dev_jsonl))} if dev_jsonl else {}),
+                     | ({"dev": dev_digest(Path(dev_jsonl))} if dev_jsonl else {}),
         manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
                         "mrl_dims": dims, "unified_format": cfg.unified_format,
                         "task_types": list(task_types) if task_types else None,

@@ -93,12 +93,17 @@ def export(
                                "ManPageRetrieval-tiny."),
     folder: str = typer.Argument(..., help="Where to write corpus.jsonl, queries.jsonl and "
                                  "qrels/test.tsv (created; must not hold a BEIR folder yet)."),
+    dev_queries: int = typer.Option(0, "--dev-queries", help="Put this many of the queries "
+                                    "(a fixed sample) in qrels/dev.tsv: a domain job chooses "
+                                    "on them and reports on the rest (docs/domain.md)."),
 ) -> None:
     """Write a registered offline retrieval task as a BEIR folder (for --beir-dir, --corpus)."""
     from pathlib import Path
 
     from gecko_bench.eval.beir_task import export_beir
 
-    counts = export_beir(task, Path(folder))
+    counts = export_beir(task, Path(folder), dev_queries=dev_queries)
     Console().print(f"{task} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
-                    f"queries, {counts['qrels']} qrels", highlight=False)
+                    f"queries, {counts['qrels']} qrels"
+                    + (f"; {counts['dev_queries']} queries in qrels/dev.tsv, the rest in "
+                       "qrels/test.tsv" if dev_queries else ""), highlight=False)

@@ -72,9 +72,17 @@ class BeirFolder:
 
     def content_hash(self) -> str:
         """sha256 (16 hex) of corpus.jsonl, queries.jsonl and every qrels file present."""
+        return self._hash([self.root / "corpus.jsonl", self.root / "queries.jsonl",
+                           *sorted((self.root / "qrels").glob("*.tsv"))])
+
+    def seed_hash(self) -> str:
+        """sha256 (16 hex) of what a FRet build reads: corpus.jsonl (seeds and neighbours) and
+        queries.jsonl (generated queries holding one are rejected). The qrels only score and
+        choose, so re-splitting them into dev and test keeps the FRet data."""
+        return self._hash([self.root / "corpus.jsonl", self.root / "queries.jsonl"])
+
+    def _hash(self, files: list[Path]) -> str:
         digest = hashlib.sha256()
-        files = [self.root / "corpus.jsonl", self.root / "queries.jsonl",
-                 *sorted((self.root / "qrels").glob("*.tsv"))]
         for path in files:
             if path.is_file():
                 digest.update(f"{path.relative_to(self.root)}\n".encode())
@@ -90,7 +98,8 @@ def folder_of(source: str) -> BeirFolder:
 
 
 def source_identity(sources: list[str] | tuple[str, ...]) -> list[str]:
-    """Seed sources as they enter a FRet dataset id: a ``beir:`` folder with its content hash
-    (an edited folder is new data), every other source as written."""
-    return [f"{s}@{folder_of(s).content_hash()}" if s.startswith(SOURCE_PREFIX) else s
+    """Seed sources as they enter a FRet dataset id: a ``beir:`` folder with the hash of what
+    FRet reads of it (an edited corpus or query file is new data), every other source as
+    written."""
+    return [f"{s}@{folder_of(s).seed_hash()}" if s.startswith(SOURCE_PREFIX) else s
             for s in sources]

@@ -17,7 +17,9 @@ from typing import Any
 from mteb.abstasks import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
 
+from gecko_bench.corpora._common import stable_sample
 from gecko_bench.errors import InputError, read_jsonl, read_tsv
+from gecko_bench.tasks.base import SPLIT_SEED
 
 
 def beir_splits(folder: Path) -> list[str]:
@@ -133,11 +135,13 @@ def check_exportable(task_name: str):
     return task
 
 
-def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
+def export_beir(task_name: str, folder: str | Path, dev_queries: int = 0) -> dict[str, int]:
     """Write the registered retrieval task `task_name` as a BEIR folder (corpus.jsonl,
     queries.jsonl, qrels/test.tsv) that :func:`make_beir_task` reads back to the same task;
-    returns the counts. InputError for an unknown, non-retrieval, reranking or multilingual
-    task, or a folder that already holds a BEIR folder."""
+    returns the counts. With `dev_queries` = N > 0, N of its queries (a deterministic sample)
+    go to qrels/dev.tsv instead, for choices made on the target (docs/domain.md), and the rest
+    stay in qrels/test.tsv. InputError for an unknown, non-retrieval, reranking or multilingual
+    task, a folder that already holds a BEIR folder, or N that leaves no test query."""
     import json
 
     task = check_exportable(task_name)
@@ -148,6 +152,11 @@ def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
     split = task.dataset["default"]["test"]
     if split.get("top_ranked"):
         raise InputError(f"{task_name} reranks given candidates; a BEIR folder cannot say that")
+    qrels = split["relevant_docs"]
+    if not 0 <= dev_queries < len(qrels):
+        raise InputError(f"--dev-queries {dev_queries}: {task_name} has {len(qrels)} queries; "
+                         "the dev split must leave at least one for test")
+    dev = set(stable_sample(sorted(qrels), dev_queries, SPLIT_SEED + 2, key=str))
     (root / "qrels").mkdir(parents=True, exist_ok=True)
 
     def write(name: str, rows) -> int:
@@ -163,10 +172,14 @@ def export_beir(task_name: str, folder: str | Path) -> dict[str, int]:
     n_queries = write("queries.jsonl", ({"_id": r["id"], "text": r["text"]}
                                         for r in split["queries"]))
     n_qrels = 0
-    with open(root / "qrels" / "test.tsv", "w", encoding="utf-8") as fh:
-        fh.write("query-id\tcorpus-id\tscore\n")
-        for qid, docs in split["relevant_docs"].items():
-            for doc_id, score in docs.items():
-                fh.write(f"{qid}\t{doc_id}\t{int(score)}\n")
-                n_qrels += 1
-    return {"corpus": n_corpus, "queries": n_queries, "qrels": n_qrels}
+    for name, keep in (("test", lambda q: q not in dev), ("dev", lambda q: q in dev)):
+        if name == "dev" and not dev:
+            continue
+        with open(root / "qrels" / f"{name}.tsv", "w", encoding="utf-8") as fh:
+            fh.write("query-id\tcorpus-id\tscore\n")
+            for qid, docs in qrels.items():
+                for doc_id, score in docs.items() if keep(qid) else ():
+                    fh.write(f"{qid}\t{doc_id}\t{int(score)}\n")
+                    n_qrels += 1
+    return {"corpus": n_corpus, "queries": n_queries, "qrels": n_qrels} | (
+        {"dev_queries": len(dev)} if dev else {})
