@@ -84,14 +84,18 @@ def _domain(profile: config.Profile, tasks: list[str] | None, db: Path | None,
     output.mkdir(parents=True, exist_ok=True)
     csv = output / f"domain-{profile_name}.csv"
     summary.to_csv(csv, index=False, float_format="%.3f")
-    console.print(frame_table(summary.drop(columns=["harmed"]).rename(
-        columns={"ci_low": "ci lo", "ci_high": "ci hi", "worst_category": "general worst",
-                 "worst_delta": "its delta"}),
-        f"domain ({profile_name} profile): target nDCG@10, student vs base, same protocol"))
+    # Narrow enough for an 80-column terminal; the CSV keeps every column.
+    shown = summary[["task", "queries", "base", "student", "delta", "ci_low", "ci_high",
+                     "needed"]].rename(columns={"queries": "n", "ci_low": "ci lo",
+                                                "ci_high": "ci hi"})
+    console.print(frame_table(shown, f"domain ({profile_name} profile): target nDCG@10, "
+                              "student vs base, same protocol"))
     console.print(f"target: {domain.TARGET_RULE}")
     for row in summary.itertuples():
         console.print(f"  {row.task}: {row.delta:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] "
                       f"(needed {row.needed:+.2f}) -> "
                       + ("target met" if row.target_met else "target not met")
-                      + (f"; general harmed: {row.harmed}" if row.harmed else "; no harm"))
+                      + (f"; general harmed: {row.harmed}" if row.harmed else "; no harm")
+                      + (f" (worst: {row.worst_category} {row.worst_delta:+.2f})"
+                         if row.worst_category else ""), highlight=False)
     console.print(f"summary written to {csv}")
