@@ -220,6 +220,35 @@ def test_cli_prints_one_line_errors(work, tmp_path):
     assert "Traceback" not in res.stderr
 
 
+def test_cli_finetune_chooses_on_a_given_dev_split(work, tmp_path):
+    """``--dev`` takes a BEIR folder's qrels/dev.tsv (the target's own dev queries); a folder
+    without one is refused before anything trains (the one-line exit 2 of every InputError is
+    tested above)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from gecko_bench.cli import app
+    from gecko_bench.eval.beir_task import export_beir
+    from trainers.prompt_choice import dev_digest
+
+    _, fret, db = work
+    with_dev, plain = tmp_path / "with-dev", tmp_path / "plain"
+    export_beir("ManPageRetrieval-tiny", with_dev, dev_queries=10)
+    shutil.copytree(with_dev, plain)
+    (plain / "qrels" / "dev.tsv").unlink()
+    base = ["train", "finetune", "--init", "minilm-l6", "--fret", str(fret), "--db", str(db),
+            "--steps", "2", "--batch-size", "4", "--no-mrl"]
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "bad"), "--dev", str(plain)])
+    assert isinstance(res.exception, InputError) and "with qrels/dev.tsv" in str(res.exception)
+    assert not (tmp_path / "bad").exists()
+    res = CliRunner().invoke(app, base + ["--out", str(tmp_path / "ft"), "--dev", str(with_dev)])
+    assert res.exit_code == 0, res.output[-2000:]
+    choice = json.loads((tmp_path / "ft" / "manifest.json").read_text())["prompt_choice"]
+    assert (choice["chosen_on"], choice["n_queries"]) == ("dev", 10)
+    assert choice["dev_sha256"] == dev_digest(with_dev)
+
+
 def test_finetune_on_rows_with_and_without_negative(tmp_path):
     """neg=none rows next to rows with a negative train in the same batches, none invented."""
     rows = fret_rows(n_books=6, n_wiki=6)

@@ -113,6 +113,13 @@ def finetune_cmd(
                                                   help="Id of the FRet dataset (lineage)."),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment name."),
     variant: Optional[str] = typer.Option(None, "--variant", help="Variant name."),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="A dev split never trained on: "
+                                       "FRet-format JSONL (the fret stage's fret_dev.jsonl) or "
+                                       "a BEIR folder with qrels/dev.tsv. The prompt style is "
+                                       "chosen on it (and the kept step, with --dev-eval-steps)."),
+    dev_eval_steps: Optional[int] = typer.Option(None, "--dev-eval-steps", help="Score the "
+                                                 "dev split every N steps, keep the best step "
+                                                 "(default: the profile's)."),
 ) -> None:
     """Fine-tune on the Gecko mixture with the eq. 3 loss and Matryoshka dims.
 
@@ -127,16 +134,20 @@ def finetune_cmd(
             dims = [int(d) for d in mrl_dims.split(",")]
         except ValueError:
             raise InputError(f"--mrl-dims {mrl_dims!r}: give comma-separated integers") from None
+    if dev is not None and not (dev.is_file() or (dev / "qrels" / "dev.tsv").is_file()):
+        raise InputError(f"--dev {dev}: neither a FRet-format JSONL file nor a BEIR folder "
+                         "with qrels/dev.tsv")
     cfg = _cfg(profile, finetune_steps=steps, finetune_batch_size=batch_size,
                unified_format=unified_format, task_sampling=sampling, mrl_dims=dims,
                mini_batch_size=mini_batch_size, save_steps=save_steps,
                max_seq_length=max_seq_length, classification_per_task=classification_per_task,
-               dtype=dtype)
+               dtype=dtype, dev_eval_steps=dev_eval_steps)
     with training_progress("fine-tuning", console) as progress:
         path = trainers.finetune(cfg, fret, init, out, db_path=db, device=device,
                                  fret_dataset_id=fret_dataset_id, experiment=experiment,
                                  variant=variant, task_types=task_type or None, mrl=mrl,
-                                 profile=profile, extra_jsonl=extra or (), progress=progress)
+                                 profile=profile, extra_jsonl=extra or (), progress=progress,
+                                 dev_jsonl=dev)
     _report(path)
 
 
