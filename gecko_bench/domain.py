@@ -109,11 +109,10 @@ TARGET_RULE = ("gain >= min(3, (100 - base) / 3) nDCG@10 points with the 95% CI 
 def default_targets(profile: config.Profile) -> list[str]:
     """The monolingual offline retrieval tasks of the profile's suite (its size: ``-tiny`` on
     the tiny suite): the corpora ``experiment domain`` adapts to by default."""
-    from gecko_bench.tasks.registry import get_task, list_suites, task_category
+    from gecko_bench.eval.beir_task import exportable
+    from gecko_bench.tasks.registry import get_task, list_suites
 
-    names = list_suites().get(profile.eval.suite, [])
-    return [n for n in names if task_category(get_task(n)) == "Retrieval"
-            and not get_task(n).metadata.is_multilingual]
+    return [n for n in list_suites().get(profile.eval.suite, []) if exportable(get_task(n))]
 
 
 def export_target(task: str, folder: Path) -> Path:

@@ -122,13 +122,20 @@ def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
     return value
 
 
+def exportable(task) -> bool:
+    """Whether a task can be written as a BEIR folder: a monolingual retrieval task."""
+    from gecko_bench.tasks.registry import task_category
+
+    return task_category(task) == "Retrieval" and not task.metadata.is_multilingual
+
+
 def check_exportable(task_name: str):
     """The registered task `task_name` if it can be written as a BEIR folder (a monolingual
     retrieval task); InputError naming the task otherwise."""
     from gecko_bench.tasks.registry import get_task, task_category
 
     task = get_task(task_name)
-    if task_category(task) != "Retrieval" or task.metadata.is_multilingual:
+    if not exportable(task):
         raise InputError(f"{task_name} is a {task_category(task)}"
                          f"{' multilingual' if task.metadata.is_multilingual else ''} task; "
                          "only monolingual retrieval tasks export as a BEIR folder")

@@ -151,8 +151,7 @@ class DebianFAQParagraphRetrieval(GeckoTask, AbsTaskRetrieval):
     def build(self) -> dict[str, Any]:
         entries = debian_faq.faq_entries("en")
         paragraphs = faq_paragraphs(MIN_PARAGRAPH_WORDS)
-        with_text = sorted({sec for _, sec, _ in paragraphs}, key=lambda s: [
-            e.section for e in entries].index(s))
+        with_text = list(dict.fromkeys(sec for _, sec, _ in paragraphs))  # in FAQ order
         picked, in_corpus = (tiny_slice(with_text, 30, 60) if self.tiny
                              else (set(with_text), set(with_text)))
         queries = [{"id": f"q{e.section}", "text": e.question} for e in entries
