@@ -34,6 +34,10 @@ class FretConfig:
     gen_attempts: int = 2  # generations per seed before it counts as rejected
     queries_per_seed: int = 1  # >1: that many queries per seed passage (GPL makes 3; small corpora)
     max_new_tokens: int = 64
+    # gecko: the LLM writes a task and a query, few-shot over six task types (the paper's FRet);
+    # questions: one question-answering task, the LLM writes a question (InPars / GPL style, for
+    # a domain whose queries are questions: docs/domain.md)
+    generation: str = "gecko"
     # RRF fuses these rankings: ql, rc (raw log p(Yes)), rc_norm (Yes vs No), retriever.
     rankers: list[str] = field(default_factory=lambda: ["ql", "rc"])
     # Round-trip filter: none, or retriever:K / teacher:K (joined by +: both must hold).

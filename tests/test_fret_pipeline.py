@@ -189,6 +189,7 @@ def test_bad_inputs_fail_clearly_and_store_nothing(tmp_path, llm):
         (dataclasses.replace(CFG, n_seeds=61), "larger than the seed corpus"),
         (dataclasses.replace(CFG, n_neighbours=500), "larger than the corpus"),
         (dataclasses.replace(CFG, max_new_tokens=1, gen_attempts=1), "no parseable"),
+        (dataclasses.replace(CFG, generation="keywords"), "unknown fret.generation 'keywords'"),
         # an LLM computing in another dtype than the config says would mislabel its scores
         (dataclasses.replace(CFG, llm_dtype="float32" if llm.dtype == "bfloat16"
                              else "bfloat16"), "wrong dataset id"),
@@ -209,6 +210,39 @@ def test_dataset_id_names_the_compute_dtype():
     assert fret.dataset_id(CFG, device="cuda") == ids[compute_dtype(CFG, "cuda")]
     with pytest.raises(InputError, match="unknown LLM dtype"):
         fret.dataset_id(dataclasses.replace(CFG, llm_dtype="float16"))
+
+
+def test_questions_generation_writes_questions_for_one_fixed_task(llm):
+    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret.pipeline import _identity, generate
+
+    cfg = dataclasses.replace(CFG, generation="questions", queries_per_seed=2, max_new_tokens=32)
+    seeds = list(enumerate(seed_passages(limit=3, seed=0)))
+    prompts: list[str] = []
+
+    class Recording:
+        def generate(self, batch, **kw):
+            prompts.extend(batch)
+            assert kw["stop"] == ("\n",)  # one line: the question
+            return llm.generate(batch, **kw)
+
+    out = generate(Recording(), seeds, cfg, gen_seed=0, seen=set())
+    assert len(prompts) >= 6 and all(p.endswith("\nQuestion:") for p in prompts)
+    assert prompts[0] == prompts[1] != prompts[2]  # a seed's replicas: one prompt, two samples
+    assert out.queries, out.rejects
+    assert {(g.task, g.task_type) for g in out.queries} == {(P.QUESTION_TASK, "question answering")}
+    assert all("\n" not in g.query and g.query for g in out.queries)
+    # the questions style is a dataset of its own; the Gecko default keeps every earlier id
+    assert fret.dataset_id(cfg) != fret.dataset_id(dataclasses.replace(cfg, generation="gecko"))
+    assert "generation" not in _identity(CFG, ("llm",), "cpu")
+
+
+def test_question_parsing_takes_the_first_line():
+    from gecko_bench.fret import prompts as P
+
+    assert P.parse_question(" How do I renew a book?\nPassage: x") == (P.QUESTION_TASK,
+                                                                       "How do I renew a book?")
+    assert P.parse_question("\n  \n") is None
 
 
 def test_overlap_guard_fails_a_run_seeded_with_eval_text(tmp_path, llm):

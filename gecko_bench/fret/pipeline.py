@@ -60,13 +60,22 @@ def check_rankers(rankers: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(rankers)
 
 
+def check_generation(generation: str) -> str:
+    """``fret.generation`` as given; InputError naming the valid values otherwise."""
+    if generation not in P.GENERATIONS:
+        raise InputError(f"unknown fret.generation {generation!r}; "
+                         f"valid: {', '.join(P.GENERATIONS)}")
+    return generation
+
+
 def _hash(ident: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
     """What of `cfg` enters an id: a ``beir:`` source with its folder's content hash, and
-    ``queries_per_seed`` only when it is not 1 (so every earlier dataset keeps its id)."""
+    ``queries_per_seed`` only when it is not 1 and ``generation`` only when it is not gecko
+    (so every earlier dataset keeps its id)."""
     from gecko_bench.corpora.beir_folder import source_identity
 
     ident = {k: getattr(cfg, k) for k in fields} | {"prompts": P.PROMPT_VERSION,
@@ -74,6 +83,8 @@ def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
     ident["sources"] = source_identity(cfg.sources)
     if cfg.queries_per_seed != 1:
         ident["queries_per_seed"] = cfg.queries_per_seed
+    if cfg.generation != "gecko":
+        ident["generation"] = cfg.generation
     return ident
 
 
@@ -90,6 +101,7 @@ def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
     differently; the RRF inputs and the query filter too)."""
     check_rankers(cfg.rankers)
     parse_filter(cfg.filter)
+    check_generation(cfg.generation)
     return "fret-" + _hash(_identity(cfg, IDENTITY_FIELDS, device))
 
 
@@ -235,22 +247,27 @@ class BatchResult:
 def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_seed: int,
              seen: set[str], target=None) -> BatchResult:
     """Stage 1: a task and a query per seed (``cfg.queries_per_seed`` of them, each from its
-    own example rotation), with rejects (retried up to gen_attempts times). With `target` (a
+    own example rotation; with ``fret.generation=questions`` a question for the fixed
+    question-answering task, each from its own sampling seed), with rejects (retried up to gen_attempts times). With `target` (a
     domain job's :class:`~gecko_bench.tasks.overlap.TargetTexts`) a query holding one of the
     target's queries is rejected as ``target-query``."""
     out = BatchResult()
     k = cfg.queries_per_seed
+    questions = check_generation(cfg.generation) == "questions"
     todo = [(i, p, r) for i, p in seeds for r in range(k)]
     for attempt in range(cfg.gen_attempts):
         if not todo:
             break
-        made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
+        if questions:
+            made = [(P.question_prompt(p.text), "question answering") for _, p, _ in todo]
+        else:
+            made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
         texts = llm.generate([m[0] for m in made], max_new_tokens=cfg.max_new_tokens,
                              temperature=cfg.temperature, seed=gen_seed + 7919 * attempt,
-                             stop=("\n\n", "\nPassage:"))
+                             stop=("\n",) if questions else ("\n\n", "\nPassage:"))
         retry = []
         for (i, passage, r), (_, followed), raw in zip(todo, made, texts):
-            parsed = P.parse_generation(raw)
+            parsed = P.parse_question(raw) if questions else P.parse_generation(raw)
             why = "unparseable" if parsed is None else P.reject_reason(*parsed, passage.text)
             if why is None and " ".join(P.words(parsed[1])) in seen:
                 why = "duplicate"

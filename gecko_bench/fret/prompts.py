@@ -90,6 +90,37 @@ def generation_prompt(passage: str, rotation: int) -> tuple[str, str]:
     return f"{GEN_INTRO}{shots}Passage: {_clip(passage)}\nTask:", order[-1].type
 
 
+# fret.generation=questions (the InPars / GPL style, for a target whose queries are questions):
+# one fixed task, the LLM writes only a question. The first example is EXAMPLES[0]'s.
+QUESTION_TASK = EXAMPLES[0].task
+QUESTION_INTRO = ("Each passage below is followed by a question that the passage answers. The "
+                  "question is short and does not copy the passage.\n\n")
+QUESTION_EXAMPLES: tuple[tuple[str, str], ...] = (
+    (EXAMPLES[0].passage, EXAMPLES[0].query),
+    ("If the kettle switches itself off before the water boils, limescale has probably built up "
+     "on the heating element. Fill it with equal parts water and white vinegar, leave it for an "
+     "hour, then rinse it several times.",
+     "Why does my kettle turn off before the water boils?"),
+    ("Library members may borrow up to twelve items at a time. Books are lent for three weeks "
+     "and can be renewed twice online, unless another member has reserved them; films are lent "
+     "for one week.",
+     "How many times can I renew a library book?"),
+)
+GENERATIONS = ("gecko", "questions")  # fret.generation
+
+
+def question_prompt(passage: str) -> str:
+    """The fixed few-shot prompt of ``fret.generation=questions`` for a seed."""
+    shots = "".join(f"Passage: {p}\nQuestion: {q}\n\n" for p, q in QUESTION_EXAMPLES)
+    return f"{QUESTION_INTRO}{shots}Passage: {_clip(passage)}\nQuestion:"
+
+
+def parse_question(output: str) -> tuple[str, str] | None:
+    """(QUESTION_TASK, question) from a continuation of :func:`question_prompt`, or None."""
+    question = output.strip("\n").split("\n")[0].strip()
+    return (QUESTION_TASK, question) if question else None
+
+
 def parse_generation(output: str) -> tuple[str, str] | None:
     """(task, query) from an LLM continuation of a generation prompt, or None if unparseable."""
     lines = [ln.strip() for ln in output.strip("\n").split("\n")]
