@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -97,7 +98,9 @@ def _index() -> tuple[frozenset[str], np.ndarray]:
     windows = np.unique(np.concatenate([_window_hashes(n) for n in normalized]
                                        + [np.zeros(0, np.uint64)]))
     folder.mkdir(parents=True, exist_ok=True)
-    tmp_t, tmp_w = texts_file.with_suffix(".tmp"), windows_file.with_suffix(".tmp.npy")
+    # per-process temporary names: two jobs building the index at once each rename whole files
+    tmp_t = texts_file.with_suffix(f".{os.getpid()}.tmp")
+    tmp_w = windows_file.with_suffix(f".{os.getpid()}.tmp.npy")
     tmp_t.write_text(json.dumps(normalized, ensure_ascii=False), encoding="utf-8")
     np.save(tmp_w, windows)
     tmp_t.replace(texts_file)
