@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GB := $(VENV)/bin/gecko-bench
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: install assets test-assets demo test llamacpp clean-venv
 
@@ -36,7 +37,8 @@ demo: assets
 test: test-assets
 	# Debian chromium + chromium-driver for the one real-browser dashboard test (skipped if present).
 	bash scripts/ensure_browser.sh
-	$(PY) -m pytest
+	# Two workers, a test file each at a time (module fixtures stay in one process).
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Optional, not needed by demo or test: the llama.cpp backend for GGUF teachers
 # (llama-cpp-python compiles llama.cpp: ~25 min on 2 cores; docs/fret.md "Backends").
