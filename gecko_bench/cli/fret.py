@@ -46,6 +46,9 @@ def build_cmd(
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature."),
     seed: Optional[int] = typer.Option(None, help="Sampling and corpus seed."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token budget of each generation."),
+    generation: Optional[str] = typer.Option(None, help="gecko (a task and a query, six task "
+                                             "types) or questions (one QA task, the LLM "
+                                             "writes a question)."),
     rankers: Optional[str] = typer.Option(None, help="Comma list fused by RRF: ql, rc (raw "
                                           "log p(Yes)), rc_norm (Yes vs No), retriever."),
     filter_: Optional[str] = typer.Option(None, "--filter", help="Round-trip filter: none, "
@@ -61,17 +64,19 @@ def build_cmd(
     A config that differs from a stored one only in rankers, rrf-k or filter is derived from its
     stored scores without the LLM."""
     from gecko_bench import provenance
-    from gecko_bench.fret import build, summary
+    from gecko_bench.fret import build, dataset_id, summary
     from gecko_bench.store import finish_run, start_run
 
     cfg = _cfg(profile, llm=llm, llm_backend=backend, llm_dtype=llm_dtype, retriever=retriever,
                n_seeds=n_seeds,
                n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
                temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+               generation=generation,
                rankers=[r.strip() for r in rankers.split(",") if r.strip()] if rankers
                else None, filter=filter_)
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
+    dataset_id(cfg, device)  # bad ranker, filter, generation or dtype: fail, nothing stored
     run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,
                        db_path=db)
     try:
