@@ -109,9 +109,12 @@ def _stage_fret(p: config.Profile, out: dict, wd: Path, db: Path, console: Conso
     target = domain.target_texts(p)
     if target is not None:  # the overlap rule, before anything trains on these rows
         domain.check_fret_rows(every, target)
-    rows, dev_rows = split_dev(every, p.train.dev_fraction, jsonl, dev)
-    console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}, "
-                  f"{dev_rows} held out as the dev split -> {dev}")
+    # a target with its own dev queries is chosen on those: no FRet query is held out of training
+    target_dev = domain.dev_split(p)
+    rows, dev_rows = split_dev(every, 0.0 if target_dev else p.train.dev_fraction, jsonl, dev)
+    held = (f"none held out (choices on {target_dev}'s dev queries)" if target_dev
+            else f"{dev_rows} held out as the dev split -> {dev}")
+    console.print(f"{fret.summary(dataset_id, db)}; {rows} training rows -> {jsonl}, {held}")
     return {"dataset_id": dataset_id, "jsonl": str(jsonl), "rows": rows,
             "dev_jsonl": str(dev), "dev_rows": dev_rows}
 

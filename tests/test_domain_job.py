@@ -298,6 +298,9 @@ def test_domain_job_end_to_end(exported_with_dev, tmp_path):
     rows = [json.loads(ln) for ln in next((tmp_path / "work").glob("domain-tiny-*"))
             .joinpath("fret_all.jsonl").read_text().splitlines()]
     assert rows and all(r["id"].split(":", 1)[1].startswith("beir/") for r in rows)
+    # with the target's own dev queries, no FRet query is held out of training
+    trained = next((tmp_path / "work").glob("domain-tiny-*")).joinpath("fret_train.jsonl")
+    assert len(trained.read_text().splitlines()) == len(rows)
     # the prompt style was chosen on the target's 10 dev queries, not on FRet rows
     from trainers.prompt_choice import dev_digest
 
