@@ -123,6 +123,10 @@ def _stage_prefinetune(p: config.Profile, out: dict, wd: Path, db: Path,
                        console: Console) -> dict:
     import trainers
 
+    if p.train.prefinetune_steps == 0:  # e.g. a domain job whose dev split it harms
+        console.print(f"pre-finetuning skipped (train.prefinetune_steps=0): fine-tuning starts "
+                      f"from {p.train.base_model}")
+        return {"checkpoint": p.train.base_model, "skipped": True}
     with training_progress("pre-finetuning", console) as progress:
         ckpt = trainers.prefinetune(p.train, wd / "prefinetune", db_path=db, device=p.device,
                                     progress=progress, target=domain.target_texts(p))

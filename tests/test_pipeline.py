@@ -211,3 +211,20 @@ def test_an_unrelated_eval_does_not_change_the_job_report(job):
 
     assert "Student gain over minilm-l6" in report(after.stdout)
     assert report(after.stdout) == report(before.stdout)
+
+
+def test_zero_prefinetune_steps_start_fine_tuning_from_the_base(tmp_path):
+    import dataclasses
+
+    from rich.console import Console
+
+    from gecko_bench import config
+    from gecko_bench.pipeline import _stage_prefinetune
+
+    p = config.resolve("tiny")
+    p = dataclasses.replace(p, train=dataclasses.replace(p.train, prefinetune_steps=0))
+    console = Console(record=True, width=200)
+    out = _stage_prefinetune(p, {}, tmp_path, tmp_path / "r.duckdb", console)
+    assert out == {"checkpoint": "minilm-l6", "skipped": True}
+    assert "pre-finetuning skipped" in console.export_text()
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing stored
