@@ -248,9 +248,10 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
              seen: set[str], target=None) -> BatchResult:
     """Stage 1: a task and a query per seed (``cfg.queries_per_seed`` of them, each from its
     own example rotation; with ``fret.generation=questions`` a question for the fixed
-    question-answering task, each from its own sampling seed), with rejects (retried up to gen_attempts times). With `target` (a
-    domain job's :class:`~gecko_bench.tasks.overlap.TargetTexts`) a query holding one of the
-    target's queries is rejected as ``target-query``."""
+    question-answering task, each from its own sampling seed), with rejects (retried up to
+    gen_attempts times). With `target` (a domain job's
+    :class:`~gecko_bench.tasks.overlap.TargetTexts`) a query holding one of the target's
+    queries is rejected as ``target-query``."""
     out = BatchResult()
     k = cfg.queries_per_seed
     questions = check_generation(cfg.generation) == "questions"
@@ -259,7 +260,7 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
         if not todo:
             break
         if questions:
-            made = [(P.question_prompt(p.text), "question answering") for _, p, _ in todo]
+            made = [(P.question_prompt(p.text), P.QUESTION_TYPE) for _, p, _ in todo]
         else:
             made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
         texts = llm.generate([m[0] for m in made], max_new_tokens=cfg.max_new_tokens,

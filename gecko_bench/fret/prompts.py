@@ -92,7 +92,7 @@ def generation_prompt(passage: str, rotation: int) -> tuple[str, str]:
 
 # fret.generation=questions (the InPars / GPL style, for a target whose queries are questions):
 # one fixed task, the LLM writes only a question. The first example is EXAMPLES[0]'s.
-QUESTION_TASK = EXAMPLES[0].task
+QUESTION_TASK, QUESTION_TYPE = EXAMPLES[0].task, EXAMPLES[0].type
 QUESTION_INTRO = ("Each passage below is followed by a question that the passage answers. The "
                   "question is short and does not copy the passage.\n\n")
 QUESTION_EXAMPLES: tuple[tuple[str, str], ...] = (
