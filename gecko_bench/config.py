@@ -68,6 +68,9 @@ class TrainConfig:
     mini_batch_size: int = 0  # >0: GradCache (cached loss) with this mini-batch size
     classification_per_task: int = 64  # (x, x+, x-) triples per classification train split
     other_hard_negatives: bool = False  # True: also score other queries' hard negatives
+    # under torchrun: gather every process's embeddings into the loss, so in-batch and
+    # same-tower negatives span the global batch (trainers/distributed.py); no effect alone
+    gather_across_devices: bool = True
     # compute dtype: float32 | bfloat16 (mixed precision) | auto (bfloat16 where native).
     # float32 by default until bf16 training is measured against it on a native-bf16 machine
     # (docs/training.md "Compute dtype").

@@ -46,12 +46,15 @@ def pipeline_id(profile: config.Profile) -> str:
 
     A domain job (``domain.corpus`` set; its content hash is in the config) is
     ``domain-<profile>-<hash>``. Settings at their neutral value (no target corpus, one query
-    per seed) are left out, so jobs configured before they existed keep their ids."""
+    per seed, gathering across devices) are left out, so jobs configured before they existed
+    keep their ids."""
     settings = config.as_dict(profile)
     if not profile.domain.corpus:
         settings.pop("domain")
     if profile.fret.queries_per_seed == 1:
         settings["fret"].pop("queries_per_seed")
+    if profile.train.gather_across_devices:  # acts only under torchrun
+        settings["train"].pop("gather_across_devices")
     blob = json.dumps(settings, sort_keys=True).encode()
     kind = "domain" if profile.domain.corpus else "pipeline"
     return f"{kind}-{profile.name}-{hashlib.sha256(blob).hexdigest()[:10]}"

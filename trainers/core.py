@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gecko_bench.errors import InputError
-from trainers import dev_selection
+from trainers import dev_selection, distributed
 from trainers.data import check_columns
 
 MANIFEST = "manifest.json"
@@ -131,7 +131,8 @@ def _make_callback(run_id: str, db_path, progress: ProgressFn | None):
                                   "grad_norm": logs.get("grad_norm")})
 
         def flush(self) -> None:
-            store.add_loss_rows(run_id, self.rows, db_path=db_path)
+            if run_id is not None:  # None: not rank 0 under torchrun, which writes nothing
+                store.add_loss_rows(run_id, self.rows, db_path=db_path)
             self.rows = []
 
         def on_save(self, args, state, control, **kw):
@@ -212,21 +213,30 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     if dev_selection.requested(cfg, spec.dev_jsonl):  # off: the key it had before the option
         spec.key_material = {**spec.key_material,
                              "dev_selection": dev_selection.key_material(cfg)}
+    if distributed.key_material(cfg):  # one process: the key it had before torchrun
+        spec.key_material = {**spec.key_material, "ddp": distributed.key_material(cfg)}
     finished = check_out_dir(spec)
     lineage = model_lineage(spec.init)
     if finished is not None:
-        _register(finished, spec.out, db_path)
+        if distributed.is_main():
+            _register(finished, spec.out, db_path)
         return spec.out
     device = resolve_device(device)
     check_columns(dataset)
     if len(dataset) < spec.steps * spec.batch_size:
         raise InputError(f"{len(dataset)} examples cannot fill {spec.steps} batches of "
                          f"{spec.batch_size}")
-    spec.out.mkdir(parents=True, exist_ok=True)
-    (spec.out / STATE).write_text(json.dumps(
-        {"stage": spec.stage, "checkpoint_key": spec.key, "key_material": spec.key_material},
-        indent=1, default=str))
+    device_batch = distributed.per_device_batch(spec.batch_size)
+    distributed.setup(device)
+    main = distributed.is_main()
     trainer_dir = spec.out / TRAINER_DIR
+    if main:
+        spec.out.mkdir(parents=True, exist_ok=True)
+        (spec.out / STATE).write_text(json.dumps(
+            {"stage": spec.stage, "checkpoint_key": spec.key, "key_material": spec.key_material},
+            indent=1, default=str))
+        last_complete_checkpoint(trainer_dir)  # removes a half-written newest checkpoint
+    distributed.barrier()
     last = last_complete_checkpoint(trainer_dir)
     resumed_from = int(last.rsplit("-", 1)[1]) if last else 0
 
@@ -240,17 +250,20 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     training_style = "gecko" if cfg.unified_format else "plain"
     dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, training_style, serve_length) \
         if dev_selection.requested(cfg, spec.dev_jsonl) else None
+    ddp = distributed.key_material(cfg)
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
               "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
-              "dtype": dtype,
+              "dtype": dtype, **({"ddp": ddp} if ddp else {}),
               **{k: v for k, v in spec.manifest_extra.items() if k != "mixture"}}
-    run_id = start_run(spec.stage, config, provenance.collect(device), profile=spec.profile,
-                       experiment=spec.experiment, variant=spec.variant, db_path=db_path)
-    store.record_train_run(run_id, spec.stage, spec.key, str(spec.out.resolve()),
-                           lineage["parent_model_id"], spec.fret_dataset_id, resumed_from,
-                           spec.steps, spec.batch_size, spec.manifest_extra.get("mixture", {}),
-                           db_path=db_path)
-    callback = _make_callback(run_id, db_path, progress)
+    run_id = None
+    if main:
+        run_id = start_run(spec.stage, config, provenance.collect(device), profile=spec.profile,
+                           experiment=spec.experiment, variant=spec.variant, db_path=db_path)
+        store.record_train_run(run_id, spec.stage, spec.key, str(spec.out.resolve()),
+                               lineage["parent_model_id"], spec.fret_dataset_id, resumed_from,
+                               spec.steps, spec.batch_size,
+                               spec.manifest_extra.get("mixture", {}), db_path=db_path)
+    callback = _make_callback(run_id, db_path, progress if main else None)
     t0 = time.perf_counter()
     try:
         from sentence_transformers import SentenceTransformerTrainer
@@ -258,7 +271,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
 
         from trainers.sampler import SequentialBatchSampler
 
-        args = training_args(trainer_dir, cfg, spec.steps, spec.batch_size, device,
+        args = training_args(trainer_dir, cfg, spec.steps, device_batch, device,
                              batch_sampler=SequentialBatchSampler,
                              **(dev.training_args() if dev else {}))
         trainer = SentenceTransformerTrainer(
@@ -275,6 +288,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         selection = dev.result(trainer.state, model) if dev else None
         steps_done = trainer.state.global_step  # below spec.steps when stopped early
         model.max_seq_length = serve_length
+        if not main:  # rank 0 saves, registers and cleans up; the others wait for it
+            distributed.barrier()
+            return spec.out
         from trainers.card import write_card
         from trainers.prompt_choice import choose_prompt_style, write_prompts
 
@@ -296,7 +312,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
             "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run_id,
             "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": steps_done,
-            "batch_size": spec.batch_size,
+            "batch_size": spec.batch_size, "ddp": ddp,
             "resumed_from_step": resumed_from, "final_loss": callback.last_loss,
             "samples_per_s": done * spec.batch_size / train_s if done else None,
             "dim": model.get_embedding_dimension(),
@@ -315,12 +331,14 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
         os.replace(tmp, spec.out / MANIFEST)
         write_card(spec.out, manifest, db_path)
     except BaseException as exc:
-        finish_run(run_id, "failed", {"train_s": time.perf_counter() - t0},
-                   error=f"{type(exc).__name__}: {exc}", db_path=db_path)
+        if main:
+            finish_run(run_id, "failed", {"train_s": time.perf_counter() - t0},
+                       error=f"{type(exc).__name__}: {exc}", db_path=db_path)
         raise
     finish_run(run_id, "finished", {"train_s": train_s}, db_path=db_path)
     shutil.rmtree(trainer_dir, ignore_errors=True)
     (spec.out / STATE).unlink(missing_ok=True)
+    distributed.barrier()
     return spec.out
 
 

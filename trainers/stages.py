@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gecko_bench.errors import InputError
+from trainers import distributed
 from trainers.core import ProgressFn, RunSpec, run_training, train_dtype
 from trainers.data import (
     Example,
@@ -29,7 +30,7 @@ _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positi
 # train.loss and its settings: in a fine-tuning key only when the loss is not eq. 3, so eq. 3
 # runs keep the key they had before the setting existed
 _SOFT_LABEL = ("loss", "soft_label_score", "soft_label_weight")
-_KEYED_IN_CORE = ("dtype", "dev_eval_steps", "early_stopping_patience")
+_KEYED_IN_CORE = ("dtype", "dev_eval_steps", "early_stopping_patience", "gather_across_devices")
 
 
 def _cfg_key(cfg, stage: str) -> dict[str, Any]:
@@ -37,7 +38,8 @@ def _cfg_key(cfg, stage: str) -> dict[str, Any]:
 
     ``dtype`` is left out as written: ``auto`` means different things on different machines,
     so :func:`trainers.core.run_training` adds the resolved dtype to the key instead; it adds
-    the dev-selection settings only when they act (a dev split and ``dev_eval_steps`` > 0).
+    the dev-selection settings only when they act (a dev split and ``dev_eval_steps`` > 0), and
+    the process count and ``gather_across_devices`` only under torchrun.
     """
     return {k: v for k, v in dataclasses.asdict(cfg).items()
             if not k.startswith(_STAGE_ONLY[stage]) and k not in _KEYED_IN_CORE
@@ -126,7 +128,8 @@ def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
     def make_loss(model):
         _check_mean_pooling(model)
         return build_loss(model, cfg.temperature, mrl_dims=None, same_tower=False,
-                          mini_batch_size=cfg.mini_batch_size or None)
+                          mini_batch_size=cfg.mini_batch_size or None,
+                          gather_across_devices=distributed.gathers(cfg))
 
     return run_training(spec, cfg, dataset, make_loss, device, db_path, progress)
 
@@ -219,6 +222,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
         return build_loss(model, cfg.temperature, mrl_dims=dims, same_tower=True,
                           mini_batch_size=cfg.mini_batch_size or None,
                           other_hard_negatives=cfg.other_hard_negatives, loss=cfg.loss,
-                          soft_label_weight=cfg.soft_label_weight)
+                          soft_label_weight=cfg.soft_label_weight,
+                          gather_across_devices=distributed.gathers(cfg))
 
     return run_training(spec, cfg, dataset, make_loss, device, db_path, progress)

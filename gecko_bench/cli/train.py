@@ -44,7 +44,20 @@ def _cfg(profile: str, **over):
     return prof.train
 
 
+def _progress(what: str):
+    """The training bar; under torchrun only rank 0 draws one (the others print nothing)."""
+    from contextlib import nullcontext
+
+    from trainers.distributed import is_main
+
+    return training_progress(what, console) if is_main() else nullcontext()
+
+
 def _report(path: Path) -> None:
+    from trainers.distributed import is_main
+
+    if not is_main():
+        return
     m = json.loads((path / "manifest.json").read_text())
     console.print(f"[bold green]{m['stage']} checkpoint[/] {path}")
     table = Table(show_header=False)
@@ -77,7 +90,7 @@ def prefinetune_cmd(
     cfg = _cfg(profile, prefinetune_steps=steps, prefinetune_batch_size=batch_size,
                unified_format=unified_format, base_model=base_model, save_steps=save_steps,
                max_seq_length=max_seq_length, dtype=dtype)
-    with training_progress("pre-finetuning", console) as progress:
+    with _progress("pre-finetuning") as progress:
         path = trainers.prefinetune(cfg, out, db_path=db, device=device, profile=profile,
                                     progress=progress)
     _report(path)
@@ -142,7 +155,7 @@ def finetune_cmd(
                mini_batch_size=mini_batch_size, save_steps=save_steps,
                max_seq_length=max_seq_length, classification_per_task=classification_per_task,
                dtype=dtype, dev_eval_steps=dev_eval_steps)
-    with training_progress("fine-tuning", console) as progress:
+    with _progress("fine-tuning") as progress:
         path = trainers.finetune(cfg, fret, init, out, db_path=db, device=device,
                                  fret_dataset_id=fret_dataset_id, experiment=experiment,
                                  variant=variant, task_types=task_type or None, mrl=mrl,
