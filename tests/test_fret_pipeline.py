@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import duckdb
@@ -19,10 +18,9 @@ from gecko_bench.fret.pipeline import score_pairs
 from gecko_bench.fret.rank import mine, ranks, rrf
 from gecko_bench.llm import load_llm
 from gecko_bench.store import fret as S
+from tests.conftest_fret import BUILD_CLI, stored_batches
 
 CFG = C.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
-CLI = [sys.executable, "-m", "gecko_bench", "fret", "build", "--n-seeds", "6", "-n", "4",
-       "--corpus-size", "60", "--batch-size", "2", "--max-new-tokens", "48"]
 
 
 @pytest.fixture(scope="module")
@@ -30,34 +28,19 @@ def llm():
     return load_llm("smollm2-135m", batch_size=8)
 
 
-def _batches(db) -> int:
-    if not db.exists():
-        return 0
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error:
-        return 0
-    try:
-        return con.execute("SELECT count(*) FROM fret_batches").fetchone()[0]
-    except duckdb.Error:
-        return 0
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, llm):
     """A real `fret build` killed after its first stored batch, then resumed to completion."""
     db = tmp_path_factory.mktemp("fret") / "fret.duckdb"
-    proc = subprocess.Popen(CLI + ["--db", str(db)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(BUILD_CLI + ["--db", str(db)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     deadline = time.monotonic() + 900
-    while _batches(db) < 1 and proc.poll() is None and time.monotonic() < deadline:
+    while stored_batches(db) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = _batches(db)
+    killed_at = stored_batches(db)
     assert 1 <= killed_at < 3
     ds = fret.build(CFG, db_path=db, llm=llm, show_progress=False)
     return db, ds, killed_at

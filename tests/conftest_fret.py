@@ -1,0 +1,28 @@
+"""Helpers for the FRet tests (imported explicitly by tests/test_fret_*.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+
+# `fret build` on the tiny profile's smollm2-135m: 6 seeds in batches of 2, 4 neighbours
+BUILD_CLI = [sys.executable, "-m", "gecko_bench", "fret", "build", "--n-seeds", "6", "-n", "4",
+             "--corpus-size", "60", "--batch-size", "2", "--max-new-tokens", "48"]
+
+
+def stored_batches(db: Path) -> int:
+    """FRet batches stored in `db` so far (0 while it does not exist or is being written)."""
+    if not db.exists():
+        return 0
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return 0
+    try:
+        return con.execute("SELECT count(*) FROM fret_batches").fetchone()[0]
+    except duckdb.Error:
+        return 0
+    finally:
+        con.close()
