@@ -1,8 +1,8 @@
 """LLM backends behind one interface: ``generate`` and ``logprobs`` (see base.LLM).
 
-``load_llm(name, backend)`` picks one: ``transformers`` (default), ``llamacpp``, ``vllm`` or
-``http`` (``name`` is then ``URL`` or ``URL#model``). Optional backends import their libraries
-lazily and say how to install them.
+``load_llm(name, backend)`` picks one: ``transformers`` (default), ``llamacpp`` or ``http``
+(``name`` is then ``URL`` or ``URL#model``: any OpenAI-compatible server, e.g. ``vllm serve``
+on a GPU box). Optional backends import their libraries lazily and say how to install them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from gecko_bench.errors import InputError
 from gecko_bench.llm.base import LLM
 
-BACKENDS = ("transformers", "llamacpp", "vllm", "http")
+BACKENDS = ("transformers", "llamacpp", "http")
 
 
 def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
@@ -28,10 +28,6 @@ def load_llm(name: str, backend: str = "transformers", device: str = "cpu",
         from gecko_bench.llm.llamacpp_backend import LlamaCppLLM
 
         return LlamaCppLLM(name)
-    if backend == "vllm":
-        from gecko_bench.llm.vllm_backend import VllmLLM
-
-        return VllmLLM(name)
     if backend == "http":
         from gecko_bench.llm.http_backend import HttpLLM
 
