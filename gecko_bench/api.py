@@ -96,7 +96,7 @@ def evaluate(model: str, tasks: list[str] | None = None, *, suite: str | None = 
     ``mteb:MTEB(eng, v2)``, ...). With neither (nor a ``beir_dir`` / ``tasks_file`` option),
     ``config.tasks`` or else ``config.suite``. `config`: an :class:`~gecko_bench.config.EvalConfig`
     whose ``dims`` (empty: the model's full dim), ``prompt_style``, ``batch_size``,
-    ``max_seq_length`` and ``dtype`` are used; default ``EvalConfig(dims=[])``.
+    ``max_seq_length``, ``dtype`` and ``processes`` are used; default ``EvalConfig(dims=[])``.
     Tasks already scored for this model and protocol are not recomputed (they come back with
     ``new`` False). Other keyword `options` go to the runner unchanged: ``langs``,
     ``data_dir``, ``beir_dir``, ``tasks_file``, ``experiment``, ``variant``, ``use_cache``,
@@ -115,7 +115,8 @@ def evaluate(model: str, tasks: list[str] | None = None, *, suite: str | None = 
     run_id = run_evaluation(model, suite=suite, tasks=list(tasks) if tasks else None,
                             dims=list(cfg.dims) or None, prompt_style=cfg.prompt_style,
                             db_path=db, device=device, batch_size=cfg.batch_size,
-                            max_seq_length=cfg.max_seq_length, dtype=cfg.dtype, **options)
+                            max_seq_length=cfg.max_seq_length, dtype=cfg.dtype,
+                            processes=cfg.processes, **options)
     return eval_result(run_id, db)
 
 

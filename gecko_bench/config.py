@@ -108,6 +108,9 @@ class EvalConfig:
     # default: bfloat16 moved 5 of the 15 tiny-suite main scores by more than 0.2 points
     # (up to 0.51; docs/eval.md "Compute dtype").
     dtype: str = "float32"
+    # >1: encode through that many worker processes (sentence-transformers' multi-process
+    # pool; one per GPU on CUDA); the same scores, so not part of any eval key
+    processes: int = 1
     # bm25: the lexical baseline (gecko_bench.eval.lexical), scored on retrieval/reranking only
     baselines: list[str] = field(
         default_factory=lambda: ["minilm-l6", "mpnet-base", "e5-small-multilingual", "bm25"])

