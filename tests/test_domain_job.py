@@ -145,20 +145,22 @@ def test_the_folder_is_the_seed_source_and_every_document_is_searched(exported):
     assert dataset_id(p.fret) != one
 
 
-def test_neighbour_search_is_exact_in_bounded_chunks():
-    from gecko_bench.fret.pipeline import top_k
+def test_neighbour_search_is_exact_over_the_whole_corpus():
+    from gecko_bench.fret.neighbours import exact_index, search
 
     rng = np.random.default_rng(0)
-    n, d, chunk = 5003, 32, 700  # well over the old 2,000-passage cap, a ragged last chunk
+    n, d = 5003, 32  # well over the old 2,000-passage cap
     emb = rng.standard_normal((n, d)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    # each query's best match is planted in another chunk, the last passage included
+    emb[4000] = emb[10]  # an exact tie: the lower index ranks first
+    # each query's best match is planted across the corpus, the last passage included
     planted = [0, 699, 700, 2500, 4300, n - 1]
     q = emb[planted] + 0.01 * rng.standard_normal((len(planted), d)).astype(np.float32)
-    idx, sims = top_k(q, emb, 10, chunk=chunk)
+    q = np.vstack([q, emb[10:11]])
+    idx, sims = search(exact_index(emb), q, 10)
     full = q @ emb.T
     want = np.argsort(-full, axis=1, kind="stable")[:, :10]
-    assert idx[:, 0].tolist() == planted
+    assert idx[:-1, 0].tolist() == planted and idx[-1, :2].tolist() == [10, 4000]
     assert (idx == want).all()
     assert np.allclose(sims, np.take_along_axis(full, want, axis=1), atol=1e-5)
 

@@ -32,7 +32,7 @@ def build_cmd(
     llm: Optional[str] = typer.Option(None, help="LLM name (smollm2-135m, gemma3-270m, "
                                       "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, "
                                       "or URL[#model] for --backend http."),
-    backend: Optional[str] = typer.Option(None, help="transformers | llamacpp | vllm | http"),
+    backend: Optional[str] = typer.Option(None, help="transformers | llamacpp | http (an OpenAI-compatible server)"),
     llm_dtype: Optional[str] = typer.Option(None, help="transformers backend compute dtype: "
                                             "auto (bfloat16 where the CPU/GPU has it natively), "
                                             "float32 or bfloat16."),
@@ -283,3 +283,25 @@ def perf_fret_cmd(
     result = run(llm=llm, n_pairs=pairs, n_seeds=seeds, out=out) if backend == "transformers" \
         else compare_backends(llm=llm, n_pairs=pairs, out=out)
     console.print(result["markdown"])
+
+
+@perf_app.command("neighbours")
+def perf_neighbours_cmd(
+    sizes: str = typer.Option("2000,20000,100000", help="Corpus sizes (nlp-corpus sentences)."),
+    queries: int = typer.Option(256, help="Queries searched at each size."),
+    k: int = typer.Option(20, "-k", help="Neighbours per query."),
+    out: Path = typer.Option(Path("results/perf"), help="Folder for neighbours.json / .md."),
+) -> None:
+    """Encode + index time, peak RSS and search time of FRet's neighbour search per corpus
+    size; faiss against sentence-transformers' semantic_search on the same vectors."""
+    from gecko_bench.errors import InputError
+    from gecko_bench.fret.neighbours_perf import run
+
+    try:
+        values = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--sizes {sizes!r}: give comma-separated integers") from None
+    if not values or min(values) <= queries or max(values) > 100_000:
+        raise InputError(f"--sizes must lie in ({queries}, 100000] (nlp-corpus has 100k "
+                         "sentences and each size must exceed --queries)")
+    console.print(run(values, n_queries=queries, k=k, out=out)["markdown"])

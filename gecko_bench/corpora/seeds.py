@@ -218,6 +218,18 @@ def _nlp_documents() -> list[tuple[str, list[str]]]:
     return [(p.stem, [s.strip() for s in json.loads(p.read_text()) if s.strip()]) for p in files]
 
 
+def nlp_sentences(limit: int | None = None) -> list[Passage]:
+    """nlp-corpus's sentences one passage each, in file order (100,000 in all): a corpus of
+    any size up to 100k of short real texts, for scale tests and benchmarks."""
+    out: list[Passage] = []
+    for doc, sentences in _nlp_documents():
+        out += [Passage(f"nlp-corpus/{doc}/s{j}", "", s, "nlp-corpus", LICENCES["nlp-corpus"])
+                for j, s in enumerate(sentences)]
+        if limit is not None and len(out) >= limit:
+            break
+    return out[:limit]
+
+
 # ---------------------------------------------------------------- chunking
 
 

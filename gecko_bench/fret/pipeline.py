@@ -24,6 +24,7 @@ from gecko_bench import config as C
 from gecko_bench.corpora.seeds import Passage, seed_passages
 from gecko_bench.errors import InputError
 from gecko_bench.fret import prompts as P
+from gecko_bench.fret.neighbours import Retriever
 from gecko_bench.fret.rank import filter_reason, parse_filter, ranks, rrf
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
@@ -162,60 +163,6 @@ def load_corpus(cfg: C.FretConfig) -> tuple[list[Passage], list[Passage]]:
     overlap_guard([p.text for p in corpus], "FRet seed/neighbour passages",
                   allow=target_of(cfg))
     return corpus, corpus[:cfg.n_seeds]
-
-
-class Retriever:
-    """Dense top-N search of the corpus with a sentence-transformers model (normalized dot)."""
-
-    def __init__(self, name: str, corpus: list[Passage], device: str = "cpu") -> None:
-        from gecko_bench.assets import gecko_home
-        from gecko_bench.assets.loaders import load_sentence_transformer
-
-        self.name = name
-        self.model = load_sentence_transformer(name, device)
-        texts = [p.text for p in corpus]
-        key = hashlib.sha256(("\n".join([name] + [p.id for p in corpus] + texts)).encode())
-        cache = gecko_home() / "cache" / f"fret-emb-{Path(name).name}-{key.hexdigest()[:16]}.npy"
-        if cache.exists():
-            self.emb = np.load(cache)
-        else:
-            self.emb = self.model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                         convert_to_numpy=True).astype(np.float32)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
-            np.save(tmp, self.emb)
-            tmp.replace(cache)
-
-    def search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(indices, scores), each of shape (len(queries), k), best first."""
-        q = self.model.encode(queries, normalize_embeddings=True, convert_to_numpy=True)
-        return top_k(q, self.emb, k)
-
-
-CORPUS_CHUNK = 16384  # passages scored at once: memory is len(queries) x this, not x N
-
-
-def top_k(q: np.ndarray, emb: np.ndarray, k: int,
-          chunk: int = CORPUS_CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by dot product over every row of `emb`, scored `chunk` rows at a time.
-
-    Ties go to the lower index, as a stable sort of the whole row would give; a corpus of at
-    most `chunk` passages is one product, exactly the unchunked search."""
-    if len(emb) <= chunk:
-        sims = q @ emb.T
-        idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        return idx, np.take_along_axis(sims, idx, axis=1)
-    best_i = np.zeros((len(q), 0), dtype=np.int64)
-    best_s = np.zeros((len(q), 0), dtype=np.float32)
-    for start in range(0, len(emb), chunk):
-        sims = q @ emb[start:start + chunk].T
-        local = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        cand_i = np.concatenate([best_i, local + start], axis=1)
-        cand_s = np.concatenate([best_s, np.take_along_axis(sims, local, axis=1)], axis=1)
-        order = np.lexsort((cand_i, -cand_s), axis=1)[:, :k]
-        best_i = np.take_along_axis(cand_i, order, axis=1)
-        best_s = np.take_along_axis(cand_s, order, axis=1)
-    return best_i, best_s
 
 
 # ---------------------------------------------------------------- stages

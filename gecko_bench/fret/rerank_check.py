@@ -30,7 +30,8 @@ from gecko_bench.assets import MODELS, model_dir
 from gecko_bench.corpora.seeds import Passage
 from gecko_bench.errors import InputError
 from gecko_bench.fret import prompts as P
-from gecko_bench.fret.pipeline import Retriever, rank_neighbours, score_pairs
+from gecko_bench.fret.neighbours import Retriever
+from gecko_bench.fret.pipeline import rank_neighbours, score_pairs
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as S
