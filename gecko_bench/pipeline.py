@@ -229,9 +229,11 @@ def run_pipeline(profile: config.Profile, db_path: Path | None = None,
                  root: Path | None = None, console: Console | None = None,
                  stages: tuple[str, ...] = STAGES) -> PipelineResult:
     """Run (or resume) the main job's `stages` (default: all) for `profile`."""
+    import trainers
     from gecko_bench.fret import dataset_id
 
     dataset_id(profile.fret, profile.device)  # bad FRet settings: fail, nothing written
+    trainers.check_settings(profile.train, profile.device)  # bad training settings: the same
     console = console or Console()
     db = Path(db_path) if db_path else default_db_path()
     pid = pipeline_id(profile)

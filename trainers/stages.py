@@ -12,8 +12,10 @@ from gecko_bench.errors import InputError
 from trainers import distributed
 from trainers.core import ProgressFn, RunSpec, run_training, train_dtype
 from trainers.data import (
+    SAMPLING,
     Example,
     build_mixture,
+    check_loss,
     classification_triples,
     prefinetune_pairs,
     read_fret_jsonl,
@@ -31,6 +33,33 @@ _STAGE_ONLY = {"prefinetune": ("finetune_", "mrl_dims", "task_sampling", "positi
 # runs keep the key they had before the setting existed
 _SOFT_LABEL = ("loss", "soft_label_score", "soft_label_weight")
 _KEYED_IN_CORE = ("dtype", "dev_eval_steps", "early_stopping_patience", "gather_across_devices")
+
+
+def check_settings(cfg, device: str = "cpu") -> None:
+    """InputError on a training setting no stage could run with, before any stage runs: the
+    loss and its soft-label score, task sampling, the mining strategies, the dtype on
+    `device`, the dev fraction, step counts and batch sizes."""
+    from gecko_bench.fret.rank import POSITIVES, parse_negative
+
+    check_loss(cfg.loss, cfg.soft_label_score)
+    if cfg.task_sampling not in SAMPLING:
+        raise InputError(f"unknown train.task_sampling {cfg.task_sampling!r}; choose "
+                         f"{' or '.join(SAMPLING)}")
+    if cfg.positive not in POSITIVES:
+        raise InputError(f"unknown train.positive {cfg.positive!r}; choose "
+                         f"{' or '.join(POSITIVES)}")
+    try:
+        parse_negative(cfg.negative)
+    except ValueError as exc:
+        raise InputError(f"train.negative: {exc}") from None
+    if not 0 <= cfg.dev_fraction < 1:
+        raise InputError(f"train.dev_fraction must be in [0, 1), got {cfg.dev_fraction}")
+    for key in ("prefinetune_steps", "finetune_steps", "prefinetune_batch_size",
+                "finetune_batch_size", "max_seq_length"):
+        if getattr(cfg, key) < (0 if key == "prefinetune_steps" else 1):
+            raise InputError(f"train.{key} must be at least "
+                             f"{0 if key == 'prefinetune_steps' else 1}, got {getattr(cfg, key)}")
+    train_dtype(cfg, device)
 
 
 def _cfg_key(cfg, stage: str) -> dict[str, Any]:
