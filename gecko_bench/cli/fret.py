@@ -292,8 +292,10 @@ def perf_neighbours_cmd(
     k: int = typer.Option(20, "-k", help="Neighbours per query."),
     out: Path = typer.Option(Path("results/perf"), help="Folder for neighbours.json / .md."),
 ) -> None:
-    """Encode + index time, peak RSS and search time of FRet's neighbour search per corpus
-    size; faiss against sentence-transformers' semantic_search on the same vectors."""
+    """FRet neighbour search per corpus size: encode time, peak RSS, faiss vs semantic_search.
+
+    Each size in a fresh process over nlp-corpus sentences; figures to
+    results/perf/neighbours.{json,md}."""
     from gecko_bench.errors import InputError
     from gecko_bench.fret.neighbours_perf import run
 
