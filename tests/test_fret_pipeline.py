@@ -130,8 +130,8 @@ def test_remining_every_strategy_without_the_llm(built, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert n == len(rows) > 0
     assert set(rows[0]) == {"id", "task", "task_type", "query", "positive", "positive_title",
-                            "negative", "negative_title", "source", "positive_score",
-                            "negative_score", "neighbour_scores"}
+                            "positive_id", "negative", "negative_title", "negative_id",
+                            "source", "positive_score", "negative_score", "neighbour_scores"}
     assert all(r["source"] == "fret" and r["query"] and r["positive"] for r in rows)
     with pytest.raises(InputError, match="negative strategy"):
         fret.mine(ds, "p1", "range:5-2", db_path=db)
@@ -454,6 +454,8 @@ def test_exported_rows_carry_the_teachers_scores(built, tmp_path):
         for row in rows:
             g = nb[nb.query_id == row["id"]].set_index("passage_id")
             m = mined.loc[row["id"]]
+            assert (row["positive_id"], row["negative_id"]) == (
+                m.positive_id, m.negative_id if isinstance(m.negative_id, str) else None)
             want_pos = g.rrf_score.get(m.positive_id)
             assert row["positive_score"] == (None if want_pos is None else
                                              pytest.approx(want_pos))

@@ -49,8 +49,9 @@ def export_training_jsonl(dataset_id: str, path: str | Path, positive: str = "p1
                           negative: str = "lowest", db_path: str | Path | None = None) -> int:
     """Write the trainer's JSONL (one example per line); return the number of rows.
 
-    Keys: id, task, task_type, query, positive, positive_title, negative, negative_title
-    (null when the strategy gives none), source ("fret"), and the teacher's scores for
+    Keys: id, task, task_type, query, positive, positive_title, positive_id (the passage's id
+    in the dataset), negative, negative_title, negative_id (null when the strategy gives none),
+    source ("fret"), and the teacher's scores for
     margin / KL distillation:
 
     - ``positive_score``, ``negative_score``: the fused RRF score (over the dataset's
@@ -74,7 +75,9 @@ def export_training_jsonl(dataset_id: str, path: str | Path, positive: str = "p1
             fh.write(json.dumps({
                 "id": r.query_id, "task": r.task, "task_type": r.task_type, "query": r.query,
                 "positive": r.positive, "positive_title": r.positive_title or "",
+                "positive_id": r.positive_id,
                 "negative": r.negative if has_neg else None,
+                "negative_id": r.negative_id if has_neg else None,
                 "negative_title": (r.negative_title or "") if has_neg else None,
                 "source": "fret",
                 "positive_score": _num(rrf_of.get(r.positive_id)),
