@@ -71,10 +71,11 @@ class TrainConfig:
     # under torchrun: gather every process's embeddings into the loss, so in-batch and
     # same-tower negatives span the global batch (trainers/distributed.py); no effect alone
     gather_across_devices: bool = True
-    # compute dtype: float32 | bfloat16 (mixed precision) | auto (bfloat16 where native).
-    # float32 by default until bf16 training is measured against it on a native-bf16 machine
+    # compute dtype: float32 | bfloat16 (mixed precision) | auto (bfloat16 where native, float32
+    # elsewhere). auto by default: on an AVX512-BF16 CPU the tiny job's bf16 student scored
+    # within 0.06 points of the float32 one on every task, its stages 1.6-1.9x faster
     # (docs/training.md "Compute dtype").
-    dtype: str = "float32"
+    dtype: str = "auto"
     # share of FRet queries held out of training as the dev split the student's prompt style
     # is chosen on (trainers/prompt_choice.py); 0 keeps the training format's style
     dev_fraction: float = 0.2

@@ -18,10 +18,11 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
 
 
 def tiny_cfg(**over) -> TrainConfig:
-    """A seconds-scale config: short sequences, small batches, few steps."""
+    """A seconds-scale config: short sequences, small batches, few steps; float32, so a test
+    computes the same on every machine (the ``auto`` default is tested in test_train_dtype)."""
     cfg = TrainConfig(prefinetune_steps=2, prefinetune_batch_size=8, finetune_steps=3,
                       finetune_batch_size=6, max_seq_length=32, save_steps=2,
-                      classification_per_task=0)
+                      classification_per_task=0, dtype="float32")
     for k, v in over.items():
         setattr(cfg, k, v)
     return cfg

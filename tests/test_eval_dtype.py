@@ -131,7 +131,7 @@ def test_config_and_cli_carry_the_dtype():
     from gecko_bench.cli import app
     from gecko_bench.config import EvalConfig, TrainConfig, apply_overrides, resolve
 
-    assert EvalConfig().dtype == "float32" and TrainConfig().dtype == "float32"  # measured
+    assert EvalConfig().dtype == "float32" and TrainConfig().dtype == "auto"  # as measured
     prof = apply_overrides(resolve("tiny"), ["eval.dtype=float32", "train.dtype=bfloat16"])
     assert (prof.eval.dtype, prof.train.dtype) == ("float32", "bfloat16")
     res = CliRunner().invoke(app, ["eval", "--model", "minilm-l6", "--tasks", "STS12",

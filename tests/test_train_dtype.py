@@ -9,6 +9,7 @@ import pytest
 
 import trainers
 from gecko_bench import hardware
+from gecko_bench.config import TrainConfig
 from gecko_bench.errors import InputError
 from tests.conftest_train import fret_rows, tiny_cfg, write_jsonl
 from trainers.core import train_dtype, training_args
@@ -19,7 +20,7 @@ def test_train_dtype_follows_the_shared_rule(monkeypatch, tmp_path):
     assert train_dtype(tiny_cfg(dtype="auto"), "cpu") == "bfloat16"
     assert training_args(tmp_path, tiny_cfg(dtype="auto"), 1, 2, "cpu").bf16 is True
     assert training_args(tmp_path, tiny_cfg(dtype="float32"), 1, 2, "cpu").bf16 is False
-    assert train_dtype(tiny_cfg(), "cpu") == "float32"  # the default, until measured
+    assert train_dtype(TrainConfig(), "cpu") == "bfloat16"  # the default: auto
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
     assert train_dtype(tiny_cfg(dtype="auto"), "cpu") == "float32"
     assert training_args(tmp_path, tiny_cfg(dtype="auto"), 1, 2, "cpu").bf16 is False
