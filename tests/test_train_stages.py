@@ -152,6 +152,34 @@ def test_resume_after_kill(work):
         sorted(attempts.status) == ["finished", "running"]  # SIGKILL leaves 'running'
 
 
+def test_a_checkpoint_on_disk_has_its_loss_rows_in_the_store(work, tmp_path, monkeypatch):
+    """A process killed right after writing checkpoint-2, before the Trainer's on_save, must
+    not leave a checkpoint whose steps the store never saw: the resumed curve would lack them
+    (test_ddp once failed so). The kill is raised where it happened."""
+    from transformers import Trainer
+
+    _, fret, _ = work
+    db, out = tmp_path / "k.duckdb", tmp_path / "ft"
+    real_save = Trainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        real_save(self, model, trial)
+        raise KeyboardInterrupt("killed after the checkpoint was written")
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    cfg = tiny_cfg(finetune_steps=3, save_steps=2, mrl_dims=[384])
+    with pytest.raises(KeyboardInterrupt):
+        trainers.finetune(cfg, fret, "minilm-l6", out, db_path=db)
+    assert (out / "_trainer" / "checkpoint-2" / "trainer_state.json").exists()
+    (run_id,) = store.training_runs(db).run_id
+    assert list(store.loss_curve(run_id, db).step) == [1, 2]
+    monkeypatch.setattr(Trainer, "_save_checkpoint", real_save)
+    m = json.loads((trainers.finetune(cfg, fret, "minilm-l6", out, db_path=db)
+                    / "manifest.json").read_text())
+    assert m["resumed_from_step"] == 2
+    assert list(store.loss_curve(m["model_id"], db).step) == [1, 2, 3]
+
+
 def test_resume_skips_a_checkpoint_whose_save_was_killed(tmp_path):
     """A kill during a save leaves checkpoint-N without trainer_state.json (written last)."""
     from trainers.core import last_complete_checkpoint

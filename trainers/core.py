@@ -112,7 +112,7 @@ def model_lineage(init: str) -> dict[str, Any]:
 
 
 def _make_callback(run_id: str, db_path, progress: ProgressFn | None):
-    """Logs every logged step to the store (flushed at each save and at the end)."""
+    """Logs every logged step to the store (flushed before each save and at the end)."""
     from transformers import TrainerCallback
 
     from gecko_bench.store import training as store
@@ -129,6 +129,8 @@ def _make_callback(run_id: str, db_path, progress: ProgressFn | None):
                                   "loss": self.last_loss,
                                   "learning_rate": logs.get("learning_rate"),
                                   "grad_norm": logs.get("grad_norm")})
+            if control.should_save:  # before the checkpoint is written, not after (on_save):
+                self.flush()         # a kill in between must not leave unlogged saved steps
 
         def flush(self) -> None:
             if run_id is not None:  # None: not rank 0 under torchrun, which writes nothing
