@@ -215,8 +215,9 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     if dev_selection.requested(cfg, spec.dev_jsonl):  # off: the key it had before the option
         spec.key_material = {**spec.key_material,
                              "dev_selection": dev_selection.key_material(cfg)}
-    if distributed.key_material(cfg):  # one process: the key it had before torchrun
-        spec.key_material = {**spec.key_material, "ddp": distributed.key_material(cfg)}
+    ddp = distributed.key_material(cfg)
+    if ddp:  # one process: the key it had before torchrun
+        spec.key_material = {**spec.key_material, "ddp": ddp}
     finished = check_out_dir(spec)
     lineage = model_lineage(spec.init)
     if finished is not None:
@@ -252,7 +253,6 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     training_style = "gecko" if cfg.unified_format else "plain"
     dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, training_style, serve_length) \
         if dev_selection.requested(cfg, spec.dev_jsonl) else None
-    ddp = distributed.key_material(cfg)
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
               "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
               "dtype": dtype, **({"ddp": ddp} if ddp else {}),

@@ -192,8 +192,7 @@ def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size:
     ``pool_size`` then keeps that many examples drawn at random from them (equal-size training
     sets for ablations), which the stream repeats when it is longer than the pool.
     """
-    if sampling not in SAMPLING:
-        raise InputError(f"unknown task sampling {sampling!r}; choose {' or '.join(SAMPLING)}")
+    check_sampling(sampling)
     groups = {k: v for k, v in groups.items() if v}
     if task_types is not None:
         unknown = sorted(set(task_types) - set(groups))
@@ -271,6 +270,19 @@ def render(ex: Example, unified: bool = True) -> dict[str, str | None]:
 
 
 NEGATIVE_MASK = "label"  # sentence-transformers hands a column of this name to the loss
+
+
+def check_sampling(sampling: str) -> None:
+    """InputError on an unknown ``train.task_sampling``."""
+    if sampling not in SAMPLING:
+        raise InputError(f"unknown task sampling {sampling!r} (train.task_sampling); choose "
+                         f"{' or '.join(SAMPLING)}")
+
+
+def check_dev_fraction(fraction: float) -> None:
+    """InputError unless ``train.dev_fraction`` is in [0, 1)."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"train.dev_fraction must be in [0, 1), got {fraction}")
 
 
 def check_loss(loss: str, soft_label_score: str | None = None) -> None:
@@ -382,8 +394,7 @@ def split_dev(path: str | Path, fraction: float, train_out: str | Path,
     def group(row_id) -> str:
         return re.sub(r"#q\d+$", "", str(row_id))
 
-    if not 0 <= fraction < 1:
-        raise InputError(f"train.dev_fraction must be in [0, 1), got {fraction}")
+    check_dev_fraction(fraction)
     lines = [(row["id"], line) for (_, row), line in
              zip(read_jsonl(path, required=["id"]),
                  (ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()))]

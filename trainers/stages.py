@@ -12,10 +12,11 @@ from gecko_bench.errors import InputError
 from trainers import distributed
 from trainers.core import ProgressFn, RunSpec, run_training, train_dtype
 from trainers.data import (
-    SAMPLING,
     Example,
     build_mixture,
+    check_dev_fraction,
     check_loss,
+    check_sampling,
     classification_triples,
     prefinetune_pairs,
     read_fret_jsonl,
@@ -42,9 +43,7 @@ def check_settings(cfg, device: str = "cpu") -> None:
     from gecko_bench.fret.rank import POSITIVES, parse_negative
 
     check_loss(cfg.loss, cfg.soft_label_score)
-    if cfg.task_sampling not in SAMPLING:
-        raise InputError(f"unknown train.task_sampling {cfg.task_sampling!r}; choose "
-                         f"{' or '.join(SAMPLING)}")
+    check_sampling(cfg.task_sampling)
     if cfg.positive not in POSITIVES:
         raise InputError(f"unknown train.positive {cfg.positive!r}; choose "
                          f"{' or '.join(POSITIVES)}")
@@ -52,8 +51,7 @@ def check_settings(cfg, device: str = "cpu") -> None:
         parse_negative(cfg.negative)
     except ValueError as exc:
         raise InputError(f"train.negative: {exc}") from None
-    if not 0 <= cfg.dev_fraction < 1:
-        raise InputError(f"train.dev_fraction must be in [0, 1), got {cfg.dev_fraction}")
+    check_dev_fraction(cfg.dev_fraction)
     for key in ("prefinetune_steps", "finetune_steps", "prefinetune_batch_size",
                 "finetune_batch_size", "max_seq_length"):
         if getattr(cfg, key) < (0 if key == "prefinetune_steps" else 1):

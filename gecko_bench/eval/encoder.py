@@ -123,7 +123,7 @@ class Backend:
         multi-process pool: one per GPU on CUDA; on CPU each gets its share of the cores).
 
         The workers compute in float32 (autocast does not reach them) and embed the same texts
-        as one process would, so scores are unchanged (tests/test_eval_processes.py).
+        as one process would, so scores are unchanged (tests/test_eval_workers.py).
         """
         self.check_pool(processes)
         if processes == 1:

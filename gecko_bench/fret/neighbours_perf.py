@@ -65,7 +65,7 @@ def run(sizes: list[int], n_queries: int = 256, k: int = 20,
     """Measure every size in its own process; write neighbours.json / neighbours.md."""
     rows = []
     for size in sizes:
-        code = ("import json, sys; from gecko_bench.fret.neighbours_perf import measure; "
+        code = ("import json; from gecko_bench.fret.neighbours_perf import measure; "
                 f"print(json.dumps(measure({size}, {n_queries}, {k})))")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True)
