@@ -42,6 +42,10 @@ class FretConfig:
     rankers: list[str] = field(default_factory=lambda: ["ql", "rc"])
     # Round-trip filter: none, or retriever:K / teacher:K (joined by +: both must hold).
     filter: str = "none"
+    # false: the LLM only writes queries; no neighbour is scored (QL/RC stored as NaN), ranks
+    # are the retriever's, so fret.rankers must be [retriever] (the InPars / Promptagator
+    # recipe: seed positive, retriever-mined negative; docs/fret.md "Rank")
+    llm_scoring: bool = True
 
 
 @dataclass
@@ -59,7 +63,10 @@ class TrainConfig:
     positive: str = "p1"
     negative: str = "lowest"
     task_sampling: str = "original"
-    unified_format: bool = True
+    # how training texts are written: gecko (the unified format, `task: .. | query: ..` /
+    # `title: .. | text: ..`), plain ('{task} {text}', the paper's "- unified format"
+    # ablation) or none (the bare texts, as a base model without prompts is scored)
+    text_style: str = "gecko"
     seed: int = 0
     max_seq_length: int = 64
     warmup_ratio: float = 0.1
@@ -264,3 +271,15 @@ def _type_name(typ: Any) -> str:
 def as_dict(obj: Any) -> dict[str, Any]:
     """Plain-dict form of a profile or section, for JSON in the store."""
     return dataclasses.asdict(obj)
+
+
+def train_identity(train: dict[str, Any]) -> dict[str, Any]:
+    """A train section's dict as ids hash it: ``text_style`` gecko / plain as the
+    ``unified_format`` flag it replaced (so earlier pipelines and checkpoints keep their ids),
+    none beside that flag."""
+    out = dict(train)
+    style = out.pop("text_style", "gecko")
+    out["unified_format"] = style == "gecko"
+    if style == "none":
+        out["text_style"] = "none"
+    return out

@@ -79,7 +79,7 @@ def task_diversity_variants(fret_types: Counter[str]) -> list[Variant]:
                 task_types=every, pool_size=size),
         Variant("all-uniform", train_overrides={"task_sampling": "uniform"},
                 task_types=every, pool_size=size),
-        Variant("all-no-unified-format", train_overrides={"unified_format": False},
+        Variant("all-no-unified-format", train_overrides={"text_style": "plain"},
                 prompt_style="plain", task_types=every, pool_size=size),
     ]
 

@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from gecko_bench import assets, config, domain, provenance
+from gecko_bench.errors import InputError
 from gecko_bench.progress import training_progress
 from gecko_bench.store import default_db_path, finish_run, start_run
 from gecko_bench.store.pipeline import finished_stages, record_stage
@@ -46,13 +47,16 @@ def pipeline_id(profile: config.Profile) -> str:
 
     A domain job (``domain.corpus`` set; its content hash is in the config) is
     ``domain-<profile>-<hash>``. Settings at their neutral value (no target corpus, one query
-    per seed, gathering across devices) are left out, so jobs configured before they existed
+    per seed, LLM scoring on, gathering across devices) are left out, so jobs configured before they existed
     keep their ids."""
     settings = config.as_dict(profile)
+    settings["train"] = config.train_identity(settings["train"])
     if not profile.domain.corpus:
         settings.pop("domain")
     if profile.fret.queries_per_seed == 1:
         settings["fret"].pop("queries_per_seed")
+    if profile.fret.llm_scoring:
+        settings["fret"].pop("llm_scoring")
     if profile.train.gather_across_devices:  # acts only under torchrun
         settings["train"].pop("gather_across_devices")
     settings["eval"].pop("processes")  # how the same vectors are computed, not what they are
@@ -234,6 +238,9 @@ def run_pipeline(profile: config.Profile, db_path: Path | None = None,
 
     dataset_id(profile.fret, profile.device)  # bad FRet settings: fail, nothing written
     trainers.check_settings(profile.train, profile.device)  # bad training settings: the same
+    if not profile.fret.llm_scoring and profile.train.loss != "gecko":
+        raise InputError(f"train.loss={profile.train.loss} learns from the teacher's scores, "
+                         "and fret.llm_scoring=false stores none; use train.loss=gecko")
     console = console or Console()
     db = Path(db_path) if db_path else default_db_path()
     pid = pipeline_id(profile)

@@ -474,3 +474,71 @@ def test_exported_rows_carry_the_teachers_scores(built, tmp_path):
         examples = read_fret_jsonl(out)
         assert [e.positive_score for e in examples] == [r["positive_score"] for r in rows]
         assert [e.negative_score for e in examples] == [r["negative_score"] for r in rows]
+
+
+class _GenerateOnly(_Replay):
+    """The real LLM for generation; fails the test on any scoring call."""
+
+    def token_logprobs(self, *a, **k):
+        raise AssertionError("fret.llm_scoring=false asked the LLM to score")
+
+    def choice_logprobs(self, *a, **k):
+        raise AssertionError("fret.llm_scoring=false asked the LLM to score")
+
+
+def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_path, llm):
+    """fret.llm_scoring=false (the InPars / Promptagator recipe, issue 16.6): the LLM writes
+    queries and scores no neighbour, QL/RC are stored as NaN, every rank is the retriever's,
+    the id is its own, and a retriever filter derives from it without the LLM."""
+    import math
+    import shutil
+
+    cfg = dataclasses.replace(CFG, n_seeds=2, batch_size=2, llm_scoring=False,
+                              rankers=["retriever"])
+    for bad, message in ((dict(rankers=["ql"]), "rankers can only be"),
+                         (dict(rankers=["retriever", "rc_norm"]), "rankers can only be"),
+                         (dict(filter="retriever:3+teacher:2"), "cannot use teacher")):
+        with pytest.raises(InputError, match=message):
+            fret.dataset_id(dataclasses.replace(cfg, **bad))
+    scored = dataclasses.replace(cfg, llm_scoring=True)
+    assert fret.dataset_id(cfg) != fret.dataset_id(scored)
+    assert fret.pipeline.scores_id(cfg) != fret.pipeline.scores_id(scored)
+    assert fret.dataset_id(CFG) == fret.dataset_id(dataclasses.replace(CFG, llm_scoring=True))
+
+    gen = _GenerateOnly(llm)
+    db = tmp_path / "a.duckdb"
+    ds = fret.build(cfg, db_path=db, llm=gen, show_progress=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        n, nan_ql, nan_rc, null_norm, same_ranks = con.execute(
+            "SELECT count(*), count(*) FILTER (isnan(ql_score)), count(*) FILTER (isnan(rc_score)),"
+            " count(*) FILTER (rc_norm_score IS NULL OR isnan(rc_norm_score)),"
+            " count(*) FILTER (ql_rank = retriever_rank AND rc_rank = retriever_rank"
+            "                  AND rrf_rank = retriever_rank AND rc_norm_rank = retriever_rank)"
+            " FROM fret_neighbours WHERE dataset_id = ?", [ds]).fetchone()
+    queries = S.fret_queries_frame(db, ds)
+    assert len(queries) >= 1 and n == len(queries) * cfg.n_neighbours
+    assert nan_ql == nan_rc == null_norm == same_ranks == n
+    nb = S.fret_neighbours_frame(db, ds)
+    mined = fret.mine(ds, "p1", "lowest", db_path=db).set_index("query_id")
+    for qid, g in nb.groupby("query_id"):
+        g = g.set_index("retriever_rank")
+        assert mined.loc[qid].positive_id == g.loc[1].passage_id
+        assert mined.loc[qid].negative_id == g.loc[cfg.n_neighbours].passage_id
+    out = tmp_path / "seed.jsonl"
+    fret.export_training_jsonl(ds, out, "seed", "range:2-4", db_path=db)
+    for row in map(json.loads, out.read_text().splitlines()):
+        assert all(s["ql"] is None and s["rc"] is None and s["rc_norm"] is None
+                   for s in row["neighbour_scores"])
+        assert math.isfinite(row["neighbour_scores"][0]["retriever"])
+
+    gen.frozen = True
+    spec = "retriever:2"
+    copy = tmp_path / "b.duckdb"
+    shutil.copy(db, copy)
+    direct = fret.build(dataclasses.replace(cfg, filter=spec), db_path=db, llm=gen,
+                        show_progress=False, derive_scores=False)
+    derived = fret.build(dataclasses.replace(cfg, filter=spec), db_path=copy, llm=_NoLLM(),
+                         show_progress=False)
+    assert direct == derived
+    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
+        assert frame(db, direct).equals(frame(copy, derived)), frame.__name__

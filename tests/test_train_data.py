@@ -117,18 +117,45 @@ def test_classification_triples_from_real_labelled_text():
         assert t.symmetric and t.task_type == "classification"
 
 
-def test_unified_format_switch_and_symmetric_rendering(rows):
+def test_text_styles_and_symmetric_rendering(rows):
     ex = Example(**rows[0])
-    uni, plain = render(ex, unified=True), render(ex, unified=False)
+    uni, plain, bare = (render(ex, s) for s in ("gecko", "plain", "none"))
     assert uni["anchor"] == f"task: {ex.task} | query: {ex.query}"
     assert uni["positive"] == f"title: {ex.positive_title} | text: {ex.positive}"
     assert plain["anchor"] == f"{ex.task} {ex.query}"
     assert plain["positive"] == f"{ex.positive_title} {ex.positive}"
+    assert bare["anchor"] == ex.query  # the text the `none` prompt style scores the base on
+    assert bare["positive"] == plain["positive"] and bare["negative"] == plain["negative"]
     sym = Example(id="s", task="Classify", task_type="classification", query="a", positive="b",
                   negative="c", source="x", symmetric=True)
     assert render(sym)["positive"] == "task: Classify | query: b"
-    ds_plain = to_dataset([ex], unified=False)
-    assert ds_plain[0]["anchor"] == plain["anchor"]
+    assert render(sym, "none") == {"anchor": "a", "positive": "b", "negative": "c"}
+    assert to_dataset([ex], "plain")[0]["anchor"] == plain["anchor"]
+    with pytest.raises(InputError, match="train.text_style 'unified'"):
+        render(ex, "unified")
+
+
+def test_text_style_keeps_earlier_ids_and_gives_none_its_own():
+    """train.text_style replaced the unified_format flag: gecko / plain hash as that flag did,
+    so earlier pipelines and checkpoints keep their ids."""
+    import dataclasses
+
+    from gecko_bench import config as C
+    from gecko_bench.pipeline import pipeline_id
+    from trainers.stages import _cfg_key
+
+    tiny = C.resolve("tiny")
+    ident = C.train_identity(C.as_dict(tiny.train))
+    assert ident["unified_format"] is True and "text_style" not in ident
+    plain = C.train_identity(C.as_dict(dataclasses.replace(tiny.train, text_style="plain")))
+    assert plain["unified_format"] is False and "text_style" not in plain
+    ids = set()
+    for style in ("gecko", "plain", "none"):
+        prof = C.resolve("tiny")
+        prof.train.text_style = style
+        ids.add(pipeline_id(prof))
+        assert _cfg_key(prof.train, "finetune")["unified_format"] is (style == "gecko")
+    assert len(ids) == 3
 
 
 def test_prefinetune_pairs_from_wikipedia_and_books():

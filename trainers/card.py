@@ -71,8 +71,11 @@ def write_card(checkpoint: Path, manifest: dict[str, Any], db_path=None) -> Path
                                              for s, v in choice["scores"].items())
         how += f"; {choice['n_queries']} queries, {choice['n_passages']} passages)"
     dims = manifest.get("mrl_dims") or []
-    text_format = "unified (`task: ... \\| query: ...`)" if manifest.get("unified_format", True) \
-        else "plain ({task} {text})"
+    trained = manifest.get("text_style") or (
+        "gecko" if manifest.get("unified_format", True) else "plain")  # before train.text_style
+    text_format = {"gecko": "unified (`task: ... \\| query: ...`)",
+                   "plain": "plain ({task} {text})",
+                   "none": "the bare texts (no task description)"}[trained]
     usage = ("model.encode(texts)  # no prompt: this model is used with plain text" if style ==
              "none" else
              'model.encode_query(queries)      # adds prompts["query"]\n'

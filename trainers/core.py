@@ -250,7 +250,7 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     model.max_seq_length = cfg.max_seq_length
     model.model_card_data.generate_widget_examples = False  # encodes examples: slow, unused
     loss = make_loss(model)
-    training_style = "gecko" if cfg.unified_format else "plain"
+    training_style = cfg.text_style
     dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, training_style, serve_length) \
         if dev_selection.requested(cfg, spec.dev_jsonl) else None
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,

@@ -255,16 +255,34 @@ def build_mixture(groups: dict[str, list[Example]], n_examples: int, batch_size:
     return Mixture(stream, composition)
 
 
-def render(ex: Example, unified: bool = True) -> dict[str, str | None]:
-    """The texts the encoder sees, via the shared unified format."""
+TEXT_STYLES = ("gecko", "plain", "none")  # train.text_style
+
+
+def check_text_style(style: str) -> None:
+    """InputError on an unknown ``train.text_style``."""
+    if style not in TEXT_STYLES:
+        raise InputError(f"unknown train.text_style {style!r}; choose one of "
+                         f"{', '.join(TEXT_STYLES)}")
+
+
+def render(ex: Example, style: str = "gecko") -> dict[str, str | None]:
+    """The texts the encoder sees in ``train.text_style`` `style`: the shared unified format
+    (gecko), its plain ablation, or the bare texts (none: query as is, documents as title and
+    text, as the ``none`` prompt style scores them)."""
+    check_text_style(style)
+    unified = style == "gecko"
+
+    def query(text: str) -> str:
+        return text if style == "none" else format_query(text, ex.task, unified)
+
     def side(text: str | None, title: str | None) -> str | None:
         if text is None:
             return None
         if ex.symmetric:
-            return format_query(text, ex.task, unified)
+            return query(text)
         return format_document(text, title or "", unified)
 
-    return {"anchor": format_query(ex.query, ex.task, unified),
+    return {"anchor": query(ex.query),
             "positive": side(ex.positive, ex.positive_title),
             "negative": side(ex.negative, ex.negative_title)}
 
@@ -334,7 +352,7 @@ def soft_labels(examples: Sequence[Example], loss: str, score: str) -> list:
             for ex, m in zip(examples, margins)]
 
 
-def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative: bool = True,
+def to_dataset(examples: Sequence[Example], style: str = "gecko", with_negative: bool = True,
                loss: str = "gecko", soft_label_score: str = "ql"):
     """A ``datasets.Dataset`` with columns exactly (anchor, positive[, negative[, label]]).
 
@@ -364,7 +382,7 @@ def to_dataset(examples: Sequence[Example], unified: bool = True, with_negative:
 
     check_loss(loss, soft_label_score)
     labels = None if loss == "gecko" else soft_labels(examples, loss, soft_label_score)
-    rows = [render(ex, unified) for ex in examples]
+    rows = [render(ex, style) for ex in examples]
     has = [r["negative"] is not None for r in rows]
     cols: tuple[str, ...] = COLUMNS if with_negative and any(has) else COLUMNS[:2]
     if labels is not None and len(cols) == 2:

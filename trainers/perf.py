@@ -102,7 +102,7 @@ def run_benchmark(steps: int = 6, batch_size: int = 16, repeats: int = 2, device
     resolved = {d: train_dtype(dataclasses.replace(cfg, dtype=d), device) for d in dtypes}
     n = (steps + 1) * batch_size
     rows = passage_rows(n_books=n // 2 + 1, n_wiki=n // 2 + 1)[:n]
-    dataset = to_dataset([Example(**r) for r in rows], cfg.unified_format)
+    dataset = to_dataset([Example(**r) for r in rows], cfg.text_style)
     variants = {"ours": ("ours", "float32"), "plain": ("plain", "float32")}
     for dt in dict.fromkeys(resolved.values()):
         if dt != "float32":

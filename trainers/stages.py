@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gecko_bench.config import train_identity
 from gecko_bench.errors import InputError
 from trainers import distributed
 from trainers.core import ProgressFn, RunSpec, run_training, train_dtype
@@ -17,6 +18,7 @@ from trainers.data import (
     check_dev_fraction,
     check_loss,
     check_sampling,
+    check_text_style,
     classification_triples,
     prefinetune_pairs,
     read_fret_jsonl,
@@ -44,6 +46,7 @@ def check_settings(cfg, device: str = "cpu") -> None:
 
     check_loss(cfg.loss, cfg.soft_label_score)
     check_sampling(cfg.task_sampling)
+    check_text_style(cfg.text_style)
     if cfg.positive not in POSITIVES:
         raise InputError(f"unknown train.positive {cfg.positive!r}; choose "
                          f"{' or '.join(POSITIVES)}")
@@ -68,7 +71,7 @@ def _cfg_key(cfg, stage: str) -> dict[str, Any]:
     the dev-selection settings only when they act (a dev split and ``dev_eval_steps`` > 0), and
     the process count and ``gather_across_devices`` only under torchrun.
     """
-    return {k: v for k, v in dataclasses.asdict(cfg).items()
+    return {k: v for k, v in train_identity(dataclasses.asdict(cfg)).items()
             if not k.startswith(_STAGE_ONLY[stage]) and k not in _KEYED_IN_CORE
             and not (cfg.loss == "gecko" and k in _SOFT_LABEL)}
 
@@ -141,13 +144,13 @@ def prefinetune(cfg, out_dir: str | Path, db_path: str | Path | None = None,
     bs, steps = cfg.prefinetune_batch_size, cfg.prefinetune_steps
     mix = build_mixture(groups, steps * bs, bs, "original", cfg.seed)
     guard = _guard(mix.examples, "pre-finetuning pairs", target)  # what is trained on
-    dataset = to_dataset(mix.examples, cfg.unified_format, with_negative=False)
+    dataset = to_dataset(mix.examples, cfg.text_style, with_negative=False)
     spec = RunSpec(
         stage="prefinetune", init=cfg.base_model, out=Path(out_dir), steps=steps, batch_size=bs,
         key_material={"stage": "prefinetune", "config": _cfg_key(cfg, "prefinetune"),
                       "init": cfg.base_model, "composition": mix.composition},
         manifest_extra={"mixture": mix.composition, "overlap_guard": guard, "mrl_dims": [],
-                        "unified_format": cfg.unified_format, "pooling": "mean",
+                        "text_style": cfg.text_style, "pooling": "mean",
                         "loss": "in-batch negatives (query_to_doc), tau="
                                 f"{cfg.temperature}"},
         profile=profile, experiment=experiment, variant=variant)
@@ -227,7 +230,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
     examples = mix.examples
     mix.composition["without_negative"] = without_negative(examples)
     guard = _guard(examples, "fine-tuning mixture", target)
-    dataset = to_dataset(examples, cfg.unified_format, with_negative=True, loss=cfg.loss,
+    dataset = to_dataset(examples, cfg.text_style, with_negative=True, loss=cfg.loss,
                          soft_label_score=cfg.soft_label_score)
     dims = list(cfg.mrl_dims) if mrl else []
     spec = RunSpec(
@@ -239,7 +242,7 @@ def finetune(cfg, fret_jsonl: str | Path | None, init_checkpoint: str, out_dir: 
                      | ({"pool_size": pool_size} if pool_size is not None else {})
                      | ({"dev": dev_digest(Path(dev_jsonl))} if dev_jsonl else {}),
         manifest_extra={"mixture": mix.composition, "data": data_ids, "overlap_guard": guard,
-                        "mrl_dims": dims, "unified_format": cfg.unified_format,
+                        "mrl_dims": dims, "text_style": cfg.text_style,
                         "task_types": list(task_types) if task_types else None,
                         "loss": describe_loss(cfg)},
         fret_dataset_id=fret_dataset_id, profile=profile, experiment=experiment,

@@ -53,6 +53,10 @@ def build_cmd(
                                           "log p(Yes)), rc_norm (Yes vs No), retriever."),
     filter_: Optional[str] = typer.Option(None, "--filter", help="Round-trip filter: none, "
                                           "retriever:K, teacher:K or retriever:K+teacher:K."),
+    llm_scoring: Optional[bool] = typer.Option(
+        None, "--llm-scoring/--no-llm-scoring",
+        help="Score every neighbour with QL + RC (default), or let the LLM only write queries "
+        "(ranks are the retriever's; needs --rankers retriever)."),
     api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
                                           help="API key for --backend http (never stored)."),
     shard: Optional[str] = typer.Option(None, help="Build only shard i/n of the seeds."),
@@ -71,12 +75,12 @@ def build_cmd(
                n_seeds=n_seeds,
                n_neighbours=n_neighbours, batch_size=batch_size, rrf_k=rrf_k,
                temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
-               generation=generation,
+               generation=generation, llm_scoring=llm_scoring,
                rankers=[r.strip() for r in rankers.split(",") if r.strip()] if rankers
                else None, filter=filter_)
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
-    dataset_id(cfg, device)  # bad ranker, filter, generation or dtype: fail, nothing stored
+    dataset_id(cfg, device)  # bad ranker, filter, scoring, generation or dtype: nothing stored
     run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,
                        db_path=db)
     try:
@@ -234,6 +238,10 @@ def rerank_check_cmd(
     rrf_k: float = typer.Option(0.0, help="RRF constant k."),
     rankers: str = typer.Option("ql,rc", help="Comma list fused by RRF: ql, rc, rc_norm, "
                                 "retriever."),
+    llm_scoring: Optional[bool] = typer.Option(
+        None, "--llm-scoring/--no-llm-scoring",
+        help="Score every neighbour with QL + RC (default), or let the LLM only write queries "
+        "(ranks are the retriever's; needs --rankers retriever)."),
     api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
                                           help="API key for --backend http (never stored)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),

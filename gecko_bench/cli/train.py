@@ -28,10 +28,11 @@ SAVE = typer.Option(None, "--save-steps", help="Checkpoint every N steps (resume
 SEQ = typer.Option(None, "--max-seq-length", help="Truncate texts to N tokens.")
 DTYPE = typer.Option(None, "--dtype", help="float32 | bfloat16 (mixed precision) | auto "
                      "(bfloat16 where the CPU/GPU runs it natively, float32 elsewhere); default: "
-                     "the profile's (float32). The resolved dtype is part of the checkpoint key.")
-UNIFIED = typer.Option(True, "--unified-format/--no-unified-format",
-                       help="'task: .. | query: ..' / 'title: .. | text: ..' (default) or plain "
-                       "'{task} {text}' (the paper's ablation).")
+                     "the profile's (auto). The resolved dtype is part of the checkpoint key.")
+TEXT_STYLE = typer.Option(None, "--text-style",
+                          help="gecko: 'task: .. | query: ..' / 'title: .. | text: ..' (the "
+                          "profile's default); plain: '{task} {text}' (the paper's ablation); "
+                          "none: the bare texts, as a base without prompts is scored.")
 
 
 def _cfg(profile: str, **over):
@@ -75,7 +76,7 @@ def prefinetune_cmd(
                              "resumed if a run was interrupted)."),
     profile: str = PROFILE, device: str = DEVICE, db: Optional[Path] = DB,
     steps: Optional[int] = STEPS, batch_size: Optional[int] = BATCH,
-    unified_format: bool = UNIFIED, save_steps: Optional[int] = SAVE,
+    text_style: Optional[str] = TEXT_STYLE, save_steps: Optional[int] = SAVE,
     max_seq_length: Optional[int] = SEQ, dtype: Optional[str] = DTYPE,
     base_model: Optional[str] = typer.Option(None, "--base-model", help="Registered model name "
                                              "or sentence-transformers folder."),
@@ -88,7 +89,7 @@ def prefinetune_cmd(
     import trainers
 
     cfg = _cfg(profile, prefinetune_steps=steps, prefinetune_batch_size=batch_size,
-               unified_format=unified_format, base_model=base_model, save_steps=save_steps,
+               text_style=text_style, base_model=base_model, save_steps=save_steps,
                max_seq_length=max_seq_length, dtype=dtype)
     with _progress("pre-finetuning") as progress:
         path = trainers.prefinetune(cfg, out, db_path=db, device=device, profile=profile,
@@ -106,7 +107,7 @@ def finetune_cmd(
                              help="Checkpoint folder (reused / resumed like prefinetune)."),
     profile: str = PROFILE, device: str = DEVICE, db: Optional[Path] = DB,
     steps: Optional[int] = STEPS, batch_size: Optional[int] = BATCH,
-    unified_format: bool = UNIFIED, save_steps: Optional[int] = SAVE,
+    text_style: Optional[str] = TEXT_STYLE, save_steps: Optional[int] = SAVE,
     max_seq_length: Optional[int] = SEQ, dtype: Optional[str] = DTYPE,
     classification_per_task: Optional[int] = typer.Option(
         None, "--classification-per-task", help="(x, x+, x-) triples per classification "
@@ -151,7 +152,7 @@ def finetune_cmd(
         raise InputError(f"--dev {dev}: neither a FRet-format JSONL file nor a BEIR folder "
                          "with qrels/dev.tsv")
     cfg = _cfg(profile, finetune_steps=steps, finetune_batch_size=batch_size,
-               unified_format=unified_format, task_sampling=sampling, mrl_dims=dims,
+               text_style=text_style, task_sampling=sampling, mrl_dims=dims,
                mini_batch_size=mini_batch_size, save_steps=save_steps,
                max_seq_length=max_seq_length, classification_per_task=classification_per_task,
                dtype=dtype, dev_eval_steps=dev_eval_steps)

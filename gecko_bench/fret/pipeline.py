@@ -33,6 +33,8 @@ from gecko_bench.store import fret as S
 # What decides the generated queries and every LLM score of a dataset ...
 SCORE_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours", "temperature",
                 "batch_size", "seed", "sources", "corpus_size", "gen_attempts", "max_new_tokens")
+# (``queries_per_seed``, ``generation`` and ``llm_scoring`` enter the scores id too, each only
+# when not its default: see :func:`_identity`.)
 # ... and what then decides its ranks and which queries it keeps (no LLM call needed).
 RANK_FIELDS = ("rrf_k", "rankers", "filter")
 IDENTITY_FIELDS = SCORE_FIELDS + RANK_FIELDS
@@ -61,6 +63,20 @@ def check_rankers(rankers: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(rankers)
 
 
+def check_scoring(cfg: C.FretConfig) -> None:
+    """InputError when ``fret.llm_scoring=false`` is asked to rank or filter by scores it will
+    not compute (every ranker but the retriever, and a teacher filter)."""
+    if cfg.llm_scoring:
+        return
+    scored = [r for r in cfg.rankers if r != "retriever"]
+    if scored:
+        raise InputError(f"fret.llm_scoring=false computes no LLM score, so fret.rankers can only "
+                         f"be [retriever], not {','.join(cfg.rankers)}")
+    if "teacher" in parse_filter(cfg.filter):
+        raise InputError(f"fret.llm_scoring=false computes no LLM score, so fret.filter cannot "
+                         f"use teacher:K ({cfg.filter})")
+
+
 def check_generation(generation: str) -> str:
     """``fret.generation`` as given; InputError naming the valid values otherwise."""
     if generation not in P.GENERATIONS:
@@ -75,8 +91,8 @@ def _hash(ident: dict) -> str:
 
 def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
     """What of `cfg` enters an id: a ``beir:`` source with its folder's content hash, and
-    ``queries_per_seed`` only when it is not 1 and ``generation`` only when it is not gecko
-    (so every earlier dataset keeps its id)."""
+    ``queries_per_seed`` only when it is not 1, ``generation`` only when it is not gecko and
+    ``llm_scoring`` only when false (so every earlier dataset keeps its id)."""
     from gecko_bench.corpora.beir_folder import source_identity
 
     ident = {k: getattr(cfg, k) for k in fields} | {"prompts": P.PROMPT_VERSION,
@@ -86,6 +102,8 @@ def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
         ident["queries_per_seed"] = cfg.queries_per_seed
     if cfg.generation != "gecko":
         ident["generation"] = cfg.generation
+    if not cfg.llm_scoring:
+        ident["llm_scoring"] = False
     return ident
 
 
@@ -102,6 +120,7 @@ def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
     differently; the RRF inputs and the query filter too)."""
     check_rankers(cfg.rankers)
     parse_filter(cfg.filter)
+    check_scoring(cfg)
     check_generation(cfg.generation)
     return "fret-" + _hash(_identity(cfg, IDENTITY_FIELDS, device))
 
@@ -242,6 +261,12 @@ def _logsumexp(xs: list[float]) -> float:
     return m + math.log(sum(math.exp(x - m) for x in xs))
 
 
+def unscored(n: int) -> dict[str, list[float]]:
+    """What ``fret.llm_scoring=false`` stores for `n` pairs: NaN for every scorer (not scored;
+    NaN, not NULL, as the v1 score columns are NOT NULL)."""
+    return {k: [math.nan] * n for k in SCORERS}
+
+
 def score_pairs(llm: LLM, pairs: list[tuple[str, str]]) -> dict[str, list[float]]:
     """Stage 3 scores for (passage, query) pairs, one list per scorer (:data:`SCORERS`):
 
@@ -263,12 +288,13 @@ def rank_neighbours(ret_scores: list[float], scores: dict[str, list[float]], k: 
                     rankers: tuple[str, ...] | list[str] = ("ql", "rc")) -> dict[str, list]:
     """Ranks of one query's neighbours by the retriever and each LLM score, and their RRF over
     `rankers` (any of :data:`RANKERS`; ties: better rank by the first ranker, then by the
-    retriever)."""
+    retriever). An unscored (NaN) score list ranks as the retriever does."""
     ret_rank = list(range(1, len(ret_scores) + 1))
     out: dict[str, list] = {"retriever_rank": ret_rank}
     for name in SCORERS:
         if name in scores:
-            out[f"{name}_rank"] = ranks(scores[name], ret_rank)
+            unscored_ = any(math.isnan(x) for x in scores[name])
+            out[f"{name}_rank"] = ret_rank if unscored_ else ranks(scores[name], ret_rank)
     lists = [out[f"{r}_rank"] for r in rankers]
     fused = rrf(lists, k)
     out["rrf"] = fused
@@ -332,7 +358,7 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
     """
     data = S.dataset_rows(db_path, source)
     nb = data["fret_neighbours"].sort_values(["query_id", "retriever_rank"])
-    if nb["rc_norm_score"].isna().any():
+    if cfg.llm_scoring and nb["rc_norm_score"].isna().any():
         raise InputError(f"{source} has no normalised RC scores (built before prompt v2); "
                          "rebuild it")
     conditions = parse_filter(cfg.filter)
@@ -360,10 +386,12 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
         kept_seeds.add(q.seed_id)
         for j, n in enumerate(g.itertuples(index=False)):
             used.add(n.passage_id)
-            rows["fret_neighbours"].append(tuple(map(_py, (
+            row = list(map(_py, (
                 qid, n.passage_id, bool(n.is_seed), r["retriever_rank"][j], n.retriever_score,
                 n.ql_score, r["ql_rank"][j], n.rc_score, r["rc_rank"][j], r["rrf"][j],
-                r["rrf_rank"][j], n.rc_norm_score, r["rc_norm_rank"][j]))))
+                r["rrf_rank"][j], n.rc_norm_score, r["rc_norm_rank"][j])))
+            row[5], row[7] = float(n.ql_score), float(n.rc_score)  # NaN when unscored, not NULL
+            rows["fret_neighbours"].append(tuple(row))
     rows["fret_passages"] = [
         tuple(map(_py, (p.passage_id, p.title, p.text, p.source, p.licence,
                         p.seed_index if p.passage_id in kept_seeds else None)))
@@ -461,7 +489,7 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
                 idx, sims = retriever.search([g.query for g in result.queries], cfg.n_neighbours)
                 pairs = [(corpus[ci].text, g.query) for g, row in zip(result.queries, idx)
                          for ci in row]
-                scores = score_pairs(llm, pairs)
+                scores = score_pairs(llm, pairs) if cfg.llm_scoring else unscored(len(pairs))
             rows = _rows(result, corpus, idx, sims, scores, cfg, ds, i_shard, b)
             counts.update(r[4] for r in rows["fret_rejects"])
             counts["accepted"] += len(rows["fret_queries"])
