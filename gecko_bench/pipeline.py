@@ -47,8 +47,8 @@ def pipeline_id(profile: config.Profile) -> str:
 
     A domain job (``domain.corpus`` set; its content hash is in the config) is
     ``domain-<profile>-<hash>``. Settings at their neutral value (no target corpus, one query
-    per seed, LLM scoring on, gathering across devices) are left out, so jobs configured before they existed
-    keep their ids."""
+    per seed, LLM scoring on, gathering across devices) are left out, so jobs configured before
+    they existed keep their ids."""
     settings = config.as_dict(profile)
     settings["train"] = config.train_identity(settings["train"])
     if not profile.domain.corpus:

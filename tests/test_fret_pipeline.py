@@ -410,12 +410,25 @@ class _Replay(__import__("gecko_bench.llm", fromlist=["LLM"]).LLM):
                          lambda: self.llm.choice_logprobs(prompts, choices, prefix))
 
 
+def _built_equals_derived(cfg, db, replay, tmp_path) -> str:
+    """Build `cfg` in `db` from scratch with the (frozen) replay and derive it from a copy of
+    `db` without any LLM; assert both store the same id and rows; return the id."""
+    import shutil
+
+    copy = tmp_path / "derived.duckdb"
+    shutil.copy(db, copy)
+    direct = fret.build(cfg, db_path=db, llm=replay, show_progress=False, derive_scores=False)
+    derived = fret.build(cfg, db_path=copy, llm=_NoLLM(), show_progress=False)
+    assert direct == derived
+    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
+        assert frame(db, direct).equals(frame(copy, derived)), frame.__name__
+    return direct
+
+
 @pytest.mark.slow
 def test_filtered_build_equals_the_filter_applied_to_stored_scores(tmp_path, llm):
     """The round-trip filter inside a build and derived from stored scores (no LLM) keep the
     same queries and record the same rejects (issue 15.4)."""
-    import shutil
-
     cfg = dataclasses.replace(CFG, n_seeds=2, batch_size=2)
     replay = _Replay(llm)
     db = tmp_path / "a.duckdb"
@@ -424,15 +437,7 @@ def test_filtered_build_equals_the_filter_applied_to_stored_scores(tmp_path, llm
     ranks_of = _seed_ranks(db, base)
     found = sorted(r[0] for r in ranks_of.values() if r) or [1]
     spec = f"retriever:{found[0]}+teacher:{cfg.n_neighbours}"
-    copy = tmp_path / "b.duckdb"
-    shutil.copy(db, copy)
-    direct = fret.build(dataclasses.replace(cfg, filter=spec), db_path=db, llm=replay,
-                        show_progress=False, derive_scores=False)
-    derived = fret.build(dataclasses.replace(cfg, filter=spec), db_path=copy, llm=_NoLLM(),
-                         show_progress=False)
-    assert direct == derived
-    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
-        assert frame(db, direct).equals(frame(copy, derived)), frame.__name__
+    direct = _built_equals_derived(dataclasses.replace(cfg, filter=spec), db, replay, tmp_path)
     kept = set(S.fret_queries_frame(db, direct)["seed_id"])
     assert kept == {s for s, r in ranks_of.items() if r and r[0] <= found[0]}
     reasons = S.fret_rejects_frame(db, direct)["reason"]
@@ -491,7 +496,6 @@ def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_pat
     queries and scores no neighbour, QL/RC are stored as NaN, every rank is the retriever's,
     the id is its own, and a retriever filter derives from it without the LLM."""
     import math
-    import shutil
 
     cfg = dataclasses.replace(CFG, n_seeds=2, batch_size=2, llm_scoring=False,
                               rankers=["retriever"])
@@ -533,12 +537,4 @@ def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_pat
 
     gen.frozen = True
     spec = "retriever:2"
-    copy = tmp_path / "b.duckdb"
-    shutil.copy(db, copy)
-    direct = fret.build(dataclasses.replace(cfg, filter=spec), db_path=db, llm=gen,
-                        show_progress=False, derive_scores=False)
-    derived = fret.build(dataclasses.replace(cfg, filter=spec), db_path=copy, llm=_NoLLM(),
-                         show_progress=False)
-    assert direct == derived
-    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
-        assert frame(db, direct).equals(frame(copy, derived)), frame.__name__
+    _built_equals_derived(dataclasses.replace(cfg, filter=spec), db, gen, tmp_path)

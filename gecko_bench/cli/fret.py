@@ -238,10 +238,6 @@ def rerank_check_cmd(
     rrf_k: float = typer.Option(0.0, help="RRF constant k."),
     rankers: str = typer.Option("ql,rc", help="Comma list fused by RRF: ql, rc, rc_norm, "
                                 "retriever."),
-    llm_scoring: Optional[bool] = typer.Option(
-        None, "--llm-scoring/--no-llm-scoring",
-        help="Score every neighbour with QL + RC (default), or let the LLM only write queries "
-        "(ranks are the retriever's; needs --rankers retriever)."),
     api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
                                           help="API key for --backend http (never stored)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
