@@ -40,7 +40,7 @@ def test_bf16_step_runs_under_cpu_autocast_with_float32_weights(tmp_path):
     from trainers.losses import build_loss
 
     cfg = tiny_cfg(dtype="bfloat16", max_seq_length=8, warmup_ratio=0.0)  # step 1 moves weights
-    ds = to_dataset([Example(**r) for r in fret_rows(n_books=2, n_wiki=2)[:2]], True)
+    ds = to_dataset([Example(**r) for r in fret_rows(n_books=2, n_wiki=2)[:2]], "gecko")
     model = load_sentence_transformer("minilm-l6")
     model.max_seq_length = 8
     model.model_card_data.generate_widget_examples = False
