@@ -538,3 +538,43 @@ def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_pat
     gen.frozen = True
     spec = "retriever:2"
     _built_equals_derived(dataclasses.replace(cfg, filter=spec), db, gen, tmp_path)
+
+
+class _SilentOnFirstSeed(_GenerateOnly):
+    """Generation only; every output for the first prompt it is sent (the first seed's
+    question prompt, the same for each of its replicas) is empty, i.e. unparseable."""
+
+    def __init__(self, llm):
+        super().__init__(llm)
+        self.silenced: str | None = None
+
+    def generate(self, prompts, *args, **kwargs):
+        self.silenced = self.silenced or prompts[0]
+        out = super().generate(prompts, *args, **kwargs)
+        return ["" if p == self.silenced else o for p, o in zip(prompts, out)]
+
+
+def test_replicas_of_a_seed_rejected_at_one_attempt_are_each_stored(tmp_path, llm):
+    """The sequence that killed the FAQ domain run: fret.queries_per_seed=3 and two replicas of
+    one seed rejected at the same attempt had one (seed, attempt) key, a constraint error
+    mid-build. Each reject now carries its replica; the round-trip filter's rejects too, built
+    and derived alike."""
+    cfg = dataclasses.replace(CFG, n_seeds=3, batch_size=3, generation="questions",
+                              queries_per_seed=3, gen_attempts=2, max_new_tokens=32,
+                              llm_scoring=False, rankers=["retriever"])
+    gen = _SilentOnFirstSeed(llm)
+    db = tmp_path / "a.duckdb"
+    ds = fret.build(cfg, db_path=db, llm=gen, show_progress=False)
+    rejects = S.fret_rejects_frame(db, ds)
+    silenced = rejects[rejects.reason == "unparseable"]
+    assert sorted(zip(silenced.replica, silenced.attempt)) == [
+        (r, a) for r in range(3) for a in range(2)]
+    assert silenced.seed_id.nunique() == 1
+    assert silenced.seed_id.iloc[0] not in set(S.fret_queries_frame(db, ds).seed_id)
+
+    gen.frozen = True
+    direct = _built_equals_derived(dataclasses.replace(cfg, filter="retriever:1"), db, gen,
+                                   tmp_path)
+    dropped = S.fret_rejects_frame(db, direct)
+    dropped = dropped[dropped.reason.str.startswith("filter:")]
+    assert dropped.groupby(["seed_id", "attempt"]).size().max() >= 2, dropped  # the case

@@ -1,4 +1,5 @@
-"""Evaluation identity in the store: the v1 -> v2 migration and "the current score" rule.
+"""Evaluation identity in the store: the v1 -> v2 migration and "the current score" rule;
+the v2 -> v3 key of FRet rejects.
 
 ``fixtures/store_v1`` is a database written by the schema-v1 code (commit 27518c1: `gecko-bench
 eval --model minilm-l6 --tasks LeeSTS-tiny,DebianFAQRetrieval-tiny,BrownGenreClustering-tiny
@@ -49,7 +50,8 @@ def test_v1_file_migrates_with_every_row_kept_and_marked(tmp_path):
         pass
     assert _counts(db) == before
     with connect(db, read_only=True) as con:
-        assert con.execute("SELECT max(version) FROM schema_info").fetchone()[0] == 2
+        assert con.execute("SELECT max(version) FROM schema_info").fetchone()[0] == \
+            store_core.SCHEMA_VERSION
         for table in ("scores", "item_scores"):
             rows = con.execute(
                 f"SELECT DISTINCT prompt_style, max_seq_length, dtype, code_version, "
@@ -60,6 +62,24 @@ def test_v1_file_migrates_with_every_row_kept_and_marked(tmp_path):
     # never guessed into a current identity: no reader returns them
     assert current_scores(db).empty
     assert len(scores_frame(db)) == 151  # but the history keeps them
+
+
+def test_rejects_keep_their_rows_and_take_a_replica_in_their_key(tmp_path):
+    """v3: fret_rejects gains `replica` in its primary key; an older file's rejects are
+    replica 0, and then two replicas of one seed can be rejected at one attempt."""
+    db = _v1_file(tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO fret_rejects VALUES ('ds', 'seed/1', 0, 0, 0, 'unparseable', '')")
+    con.close()
+    with connect(db) as con:
+        assert con.execute("SELECT seed_id, replica, attempt, reason FROM fret_rejects"
+                           ).fetchall() == [("seed/1", 0, 0, "unparseable")]
+        con.execute("INSERT INTO fret_rejects (dataset_id, seed_id, replica, attempt, shard, "
+                    "batch_index, reason) VALUES ('ds', 'seed/1', 1, 0, 0, 0, 'duplicate')")
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO fret_rejects (dataset_id, seed_id, replica, attempt, "
+                        "shard, batch_index, reason) VALUES ('ds', 'seed/1', 1, 0, 0, 0, 'x')")
+        assert "fret_rejects_v2" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
 
 
 def test_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):

@@ -204,10 +204,16 @@ class Generated:
         return self.seed.id + (f"#q{self.replica}" if self.replica else "")
 
 
+def replica_of(key: str, seed_id: str) -> int:
+    """The replica r of a query key (:attr:`Generated.key`) of seed `seed_id`."""
+    return 0 if key == seed_id else int(key[len(seed_id) + 2:])
+
+
 @dataclass
 class BatchResult:
     queries: list[Generated] = field(default_factory=list)
-    rejects: list[tuple[str, int, str, str]] = field(default_factory=list)  # seed, try, why, raw
+    # seed id, try, why, raw output, replica
+    rejects: list[tuple[str, int, str, str, int]] = field(default_factory=list)
 
 
 def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_seed: int,
@@ -241,7 +247,7 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
             if why is None and target is not None and target.query_of(parsed[1]) is not None:
                 why = "target-query"
             if why:
-                out.rejects.append((passage.id, attempt, why, raw))
+                out.rejects.append((passage.id, attempt, why, raw, r))
                 retry.append((i, passage, r))
                 continue
             task, query = parsed
@@ -318,7 +324,7 @@ def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.
         why = filter_reason(conditions, {"retriever": at[0] + 1 if at else None,
                                          "teacher": r["rrf_rank"][at[0]] if at else None})
         if why:  # dropped by the round-trip filter: a reject whose raw output is the query
-            filtered.append((g.seed.id, g.attempt, why, g.query))
+            filtered.append((g.seed.id, g.attempt, why, g.query, g.replica))
             continue
         rows["fret_queries"].append((qid, g.seed.id, shard, batch_index, g.attempt, g.task,
                                      g.task_type, g.example_type, g.query))
@@ -332,8 +338,8 @@ def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.
                  mine["ql"][j], r["ql_rank"][j], mine["rc"][j], r["rc_rank"][j],
                  r["rrf"][j], r["rrf_rank"][j], mine["rc_norm"][j], r["rc_norm_rank"][j]))
     rows["fret_passages"] = list(passages.values())
-    rows["fret_rejects"] = [(s, a, shard, batch_index, why, raw)
-                            for s, a, why, raw in result.rejects + filtered]
+    rows["fret_rejects"] = [(s, a, shard, batch_index, why, raw, replica)
+                            for s, a, why, raw, replica in result.rejects + filtered]
     return rows
 
 
@@ -376,8 +382,9 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
         why = filter_reason(conditions, {"retriever": at[0] + 1 if at else None,
                                          "teacher": r["rrf_rank"][at[0]] if at else None})
         if why:
-            rows["fret_rejects"].append(tuple(map(_py, (q.seed_id, q.attempt, q.shard,
-                                                        q.batch_index, why, q.query))))
+            rows["fret_rejects"].append(tuple(map(_py, (
+                q.seed_id, q.attempt, q.shard, q.batch_index, why, q.query,
+                replica_of(q.query_id[len(source) + 1:], q.seed_id)))))
             continue
         qid = ds + q.query_id[len(source):]  # the same key (seed id, replica) in `ds`
         rows["fret_queries"].append(tuple(map(_py, (qid, q.seed_id, q.shard, q.batch_index,

@@ -25,7 +25,8 @@ from pathlib import Path
 import duckdb
 
 # v2: every score and item score carries its evaluation identity (see store/scores.py).
-SCHEMA_VERSION = 2
+# v3: a FRet reject is keyed by its query replica too (see store/fret.py).
+SCHEMA_VERSION = 3
 DEFAULT_DB = Path("results") / "gecko_bench.duckdb"
 
 # Table name -> CREATE TABLE statement. Area modules register theirs via register_tables().

@@ -15,7 +15,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from gecko_bench.store.core import StoreError, connect, register_tables, table_exists, transaction
+from gecko_bench.store.core import (TABLES, StoreError, column_exists, connect, register_migration,
+                                    register_tables, table_exists, transaction)
 
 register_tables({
     "fret_datasets": """
@@ -74,12 +75,13 @@ register_tables({
         CREATE TABLE IF NOT EXISTS fret_rejects (
             dataset_id VARCHAR NOT NULL,
             seed_id VARCHAR NOT NULL,
+            replica INTEGER NOT NULL DEFAULT 0,  -- which of the seed's fret.queries_per_seed queries (v3)
             attempt INTEGER NOT NULL,
             shard INTEGER NOT NULL,
             batch_index INTEGER NOT NULL,
             reason VARCHAR NOT NULL,          -- unparseable | empty | too_long | copies_passage | duplicate | filter:retriever[+teacher] | filter:teacher
             raw_output VARCHAR,               -- the LLM output; for filter:* the kept query text
-            PRIMARY KEY (dataset_id, seed_id, attempt)
+            PRIMARY KEY (dataset_id, seed_id, replica, attempt)
         )""",
     "fret_neighbours": """
         CREATE TABLE IF NOT EXISTS fret_neighbours (
@@ -148,6 +150,23 @@ register_tables({
         )""",
 })
 
+
+def _migrate_v2_reject_replicas(con: duckdb.DuckDBPyConnection) -> None:
+    """v3: a reject's key holds its replica (one of the seed's ``fret.queries_per_seed``
+    queries): before, two replicas of one seed rejected at the same attempt had the same key
+    and the second failed the build. Every earlier reject is replica 0 (one query per seed)."""
+    if not table_exists(con, "fret_rejects") or column_exists(con, "fret_rejects", "replica"):
+        return
+    con.execute("ALTER TABLE fret_rejects RENAME TO fret_rejects_v2")
+    con.execute(TABLES["fret_rejects"])
+    con.execute("INSERT INTO fret_rejects (dataset_id, seed_id, replica, attempt, shard, "
+                "batch_index, reason, raw_output) SELECT dataset_id, seed_id, 0, attempt, shard, "
+                "batch_index, reason, raw_output FROM fret_rejects_v2")
+    con.execute("DROP TABLE fret_rejects_v2")
+
+
+register_migration(3, _migrate_v2_reject_replicas)
+
 RERANK_COLUMNS = ("check_id", "task", "llm", "retriever", "n_neighbours", "n_queries", "method",
                   "ndcg_at_10", "run_id", "created_at", "delta", "ci_low", "ci_high", "p_value",
                   "pairs_per_s", "prompt_version", "rankers", "rrf_k")
@@ -158,7 +177,8 @@ _INSERT_COLUMNS = {
     "fret_passages": ("passage_id", "title", "text", "source", "licence", "seed_index"),
     "fret_queries": ("query_id", "seed_id", "shard", "batch_index", "attempt", "task",
                      "task_type", "example_type", "query"),
-    "fret_rejects": ("seed_id", "attempt", "shard", "batch_index", "reason", "raw_output"),
+    "fret_rejects": ("seed_id", "attempt", "shard", "batch_index", "reason", "raw_output",
+                     "replica"),
     "fret_neighbours": ("query_id", "passage_id", "is_seed", "retriever_rank", "retriever_score",
                         "ql_score", "ql_rank", "rc_score", "rc_rank", "rrf_score", "rrf_rank",
                         "rc_norm_score", "rc_norm_rank"),
@@ -439,13 +459,13 @@ def fret_datasets_frame(db_path: str | Path | None = None) -> pd.DataFrame:
 
 
 def fret_rejects_frame(db_path: str | Path | None, dataset_id: str) -> pd.DataFrame:
-    """Every rejected generation. Columns: seed_id, attempt, shard, batch_index, reason,
-    raw_output."""
+    """Every rejected generation. Columns: seed_id, replica, attempt, shard, batch_index,
+    reason, raw_output."""
     with connect(db_path, read_only=True) as con:
         _require_dataset(con, dataset_id)
-        return con.execute("SELECT seed_id, attempt, shard, batch_index, reason, raw_output "
-                           "FROM fret_rejects WHERE dataset_id = ? ORDER BY shard, batch_index, "
-                           "seed_id, attempt", [dataset_id]).df()
+        return con.execute("SELECT seed_id, replica, attempt, shard, batch_index, reason, "
+                           "raw_output FROM fret_rejects WHERE dataset_id = ? ORDER BY shard, "
+                           "batch_index, seed_id, replica, attempt", [dataset_id]).df()
 
 
 def fret_queries_frame(db_path: str | Path | None, dataset_id: str) -> pd.DataFrame:
