@@ -124,6 +124,37 @@ def test_export_scores_like_the_registered_task(exported, tmp_path):
     assert make_beir_task(folder).metadata.main_score == "ndcg_at_10"
 
 
+def test_one_language_of_a_multilingual_task_exports_and_scores_like_its_subset(tmp_path):
+    """A MIRACL-style task exports one language at a time (a domain job's target where the
+    base is weak); the folder scores as the registered task's subset does."""
+    from gecko_bench.eval import evaluate
+    from gecko_bench.store.scores import scores_frame
+
+    multi = "DebianFAQMultilingualRetrieval-tiny"
+    with pytest.raises(InputError, match=r"multilingual: name one of its languages \(de, fr, ja\)"):
+        export_beir(multi, tmp_path / "none")
+    with pytest.raises(InputError, match="has no 'xx'"):
+        export_beir(multi, tmp_path / "xx", lang="xx")
+    with pytest.raises(InputError, match="takes no language 'de'"):
+        export_beir(TASK, tmp_path / "mono", lang="de")
+    assert not any(tmp_path.iterdir())  # a refused export writes nothing
+    folder = tmp_path / "faq-de"
+    counts = export_beir(multi, folder, lang="de")
+    task = get_task(multi)
+    task.load_data()
+    split = task.dataset["de"]["test"]
+    corpus, queries, qrels = read_beir(folder, "test")
+    assert (counts["corpus"], counts["queries"]) == (len(split["corpus"]), len(split["queries"]))
+    assert queries == {r["id"]: r["text"] for r in split["queries"]} and qrels == split["relevant_docs"]
+    db = tmp_path / "s.duckdb"
+    common = dict(dims=[384], prompt_style="none", db_path=db, progress=False, use_cache=False)
+    registered = evaluate("minilm-l6", tasks=[multi], langs=["de"], **common)
+    beir = evaluate("minilm-l6", beir_dir=folder, **common)
+    main = scores_frame(db, main_only=True)
+    got = {r.run_id: r.value for r in main.itertuples() if r.subset in ("de", "default")}
+    assert abs(got[registered] - got[beir]) < 1e-6, main[["task", "subset", "value"]]
+
+
 def test_the_folder_is_the_seed_source_and_every_document_is_searched(exported):
     from gecko_bench.fret.pipeline import dataset_id, load_corpus
 

@@ -96,14 +96,16 @@ def export(
     dev_queries: int = typer.Option(0, "--dev-queries", help="Put this many of the queries "
                                     "(a fixed sample) in qrels/dev.tsv: a domain job chooses "
                                     "on them and reports on the rest (docs/domain.md)."),
+    lang: str = typer.Option("", "--lang", help="Of a multilingual (MIRACL-style) task, the "
+                             "language to write, e.g. de."),
 ) -> None:
     """Write a registered offline retrieval task as a BEIR folder (for --beir-dir, --corpus)."""
     from pathlib import Path
 
     from gecko_bench.eval.beir_task import export_beir
 
-    counts = export_beir(task, Path(folder), dev_queries=dev_queries)
-    Console().print(f"{task} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
+    counts = export_beir(task, Path(folder), dev_queries=dev_queries, lang=lang or None)
+    Console().print(f"{task}{f' ({lang})' if lang else ''} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
                     f"queries, {counts['qrels']} qrels"
                     + (f"; {counts['dev_queries']} queries in qrels/dev.tsv, the rest in "
                        "qrels/test.tsv" if dev_queries else ""), highlight=False)

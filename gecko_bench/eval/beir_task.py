@@ -122,41 +122,51 @@ def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
     return value
 
 
-def exportable(task) -> bool:
-    """Whether a task can be written as a BEIR folder: a monolingual retrieval task."""
+def exportable(task, lang: str | None = None) -> bool:
+    """Whether a task can be written as a BEIR folder: a monolingual retrieval task, or one
+    language `lang` of a multilingual (MIRACL-style) one."""
     from gecko_bench.tasks.registry import task_category
 
-    return task_category(task) == "Retrieval" and not task.metadata.is_multilingual
+    return task_category(task) == "Retrieval" and (lang is not None) == bool(
+        task.metadata.is_multilingual)
 
 
-def check_exportable(task_name: str):
-    """The registered task `task_name` if it can be written as a BEIR folder (a monolingual
-    retrieval task); InputError naming the task otherwise."""
+def check_exportable(task_name: str, lang: str | None = None):
+    """The registered task `task_name` if it (its language `lang`) can be written as a BEIR
+    folder; InputError naming the task, or the languages it has, otherwise."""
     from gecko_bench.tasks.registry import get_task, task_category
 
     task = get_task(task_name)
-    if not exportable(task):
-        raise InputError(f"{task_name} is a {task_category(task)}"
-                         f"{' multilingual' if task.metadata.is_multilingual else ''} task; "
-                         "only monolingual retrieval tasks export as a BEIR folder")
+    if task_category(task) != "Retrieval":
+        raise InputError(f"{task_name} is a {task_category(task)} task; only retrieval tasks "
+                         "export as a BEIR folder")
+    if task.metadata.is_multilingual and lang not in task.hf_subsets:
+        raise InputError(f"{task_name} is multilingual: name one of its languages "
+                         f"({', '.join(task.hf_subsets)})"
+                         + (f"; it has no {lang!r}" if lang else ""))
+    if not task.metadata.is_multilingual and lang:
+        raise InputError(f"{task_name} has one language; it takes no language {lang!r}")
     return task
 
 
-def export_beir(task_name: str, folder: str | Path, dev_queries: int = 0) -> dict[str, int]:
-    """Write the registered retrieval task `task_name` as a BEIR folder (corpus.jsonl,
-    queries.jsonl, qrels/test.tsv) that :func:`make_beir_task` reads back to the same task;
-    returns the counts. With `dev_queries` = N > 0, N of its queries (a deterministic sample)
-    go to qrels/dev.tsv instead, for choices made on the target (docs/domain.md), and the rest
-    stay in qrels/test.tsv. InputError for an unknown, non-retrieval, reranking or multilingual
-    task, a folder that already holds a BEIR folder, or N that leaves no test query."""
+def export_beir(task_name: str, folder: str | Path, dev_queries: int = 0,
+                lang: str | None = None) -> dict[str, int]:
+    """Write the registered retrieval task `task_name` (of a multilingual one, its language
+    `lang`) as a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) that
+    :func:`make_beir_task` reads back to the same task; returns the counts. With
+    `dev_queries` = N > 0, N of its queries (a deterministic sample) go to qrels/dev.tsv
+    instead, for choices made on the target (docs/domain.md), and the rest stay in
+    qrels/test.tsv. InputError for an unknown, non-retrieval or reranking task, a multilingual
+    one without one of its languages, a folder that already holds a BEIR folder, or N that
+    leaves no test query."""
     import json
 
-    task = check_exportable(task_name)
+    task = check_exportable(task_name, lang)
     root = Path(folder)
     if (root / "corpus.jsonl").exists():
         raise InputError(f"{root} already holds corpus.jsonl; export into a new folder")
     task.load_data()
-    split = task.dataset["default"]["test"]
+    split = task.dataset[lang or "default"]["test"]
     if split.get("top_ranked"):
         raise InputError(f"{task_name} reranks given candidates; a BEIR folder cannot say that")
     qrels = split["relevant_docs"]
