@@ -220,6 +220,22 @@ def test_questions_generation_writes_questions_for_one_fixed_task(llm):
     assert "generation" not in _identity(CFG, ("llm",), "cpu")
 
 
+def test_german_questions_prompt_is_german_and_a_dataset_of_its_own():
+    """fret.generation=questions-de: the questions prompt written in German (a small LLM answers
+    English shots with English questions whatever the passage's language)."""
+    from gecko_bench.fret import prompts as P
+
+    de = P.question_prompt("Debian ist ein freies Betriebssystem.", "questions-de")
+    assert de.startswith("Auf jeden Abschnitt unten folgt eine Frage")
+    assert de.endswith("\nAbschnitt: Debian ist ein freies Betriebssystem.\nFrage:")
+    assert de.count("\nFrage: ") == 3 and "Question" not in de
+    assert P.question_prompt("x").endswith("\nPassage: x\nQuestion:")  # the English one as before
+    ids = {fret.dataset_id(dataclasses.replace(CFG, generation=g)) for g in P.GENERATIONS}
+    assert len(ids) == 3
+    with pytest.raises(InputError, match="valid: gecko, questions, questions-de"):
+        fret.dataset_id(dataclasses.replace(CFG, generation="questions-fr"))
+
+
 def test_question_parsing_takes_the_first_line():
     from gecko_bench.fret import prompts as P
 

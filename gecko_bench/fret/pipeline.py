@@ -226,13 +226,14 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
     queries is rejected as ``target-query``."""
     out = BatchResult()
     k = cfg.queries_per_seed
-    questions = check_generation(cfg.generation) == "questions"
+    questions = check_generation(cfg.generation) in P.QUESTION_PROMPTS
     todo = [(i, p, r) for i, p in seeds for r in range(k)]
     for attempt in range(cfg.gen_attempts):
         if not todo:
             break
         if questions:
-            made = [(P.question_prompt(p.text), P.QUESTION_TYPE) for _, p, _ in todo]
+            made = [(P.question_prompt(p.text, cfg.generation), P.QUESTION_TYPE)
+                    for _, p, _ in todo]
         else:
             made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
         texts = llm.generate([m[0] for m in made], max_new_tokens=cfg.max_new_tokens,

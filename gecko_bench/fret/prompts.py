@@ -92,27 +92,59 @@ def generation_prompt(passage: str, rotation: int) -> tuple[str, str]:
 
 # fret.generation=questions (the InPars / GPL style, for a target whose queries are questions):
 # one fixed task, the LLM writes only a question. The first example is EXAMPLES[0]'s.
+# questions-de: the same prompt written in German, for a German corpus (a small LLM answers
+# English shots with English questions whatever the passage's language).
 QUESTION_TASK, QUESTION_TYPE = EXAMPLES[0].task, EXAMPLES[0].type
-QUESTION_INTRO = ("Each passage below is followed by a question that the passage answers. The "
-                  "question is short and does not copy the passage.\n\n")
-QUESTION_EXAMPLES: tuple[tuple[str, str], ...] = (
-    (EXAMPLES[0].passage, EXAMPLES[0].query),
-    ("If the kettle switches itself off before the water boils, limescale has probably built up "
-     "on the heating element. Fill it with equal parts water and white vinegar, leave it for an "
-     "hour, then rinse it several times.",
-     "Why does my kettle turn off before the water boils?"),
-    ("Library members may borrow up to twelve items at a time. Books are lent for three weeks "
-     "and can be renewed twice online, unless another member has reserved them; films are lent "
-     "for one week.",
-     "How many times can I renew a library book?"),
-)
-GENERATIONS = ("gecko", "questions")  # fret.generation
 
 
-def question_prompt(passage: str) -> str:
-    """The fixed few-shot prompt of ``fret.generation=questions`` for a seed."""
-    shots = "".join(f"Passage: {p}\nQuestion: {q}\n\n" for p, q in QUESTION_EXAMPLES)
-    return f"{QUESTION_INTRO}{shots}Passage: {_clip(passage)}\nQuestion:"
+@dataclass(frozen=True)
+class QuestionPrompt:
+    intro: str
+    passage_label: str
+    question_label: str
+    shots: tuple[tuple[str, str], ...]  # (passage, question)
+
+
+QUESTION_PROMPTS: dict[str, QuestionPrompt] = {
+    "questions": QuestionPrompt(
+        "Each passage below is followed by a question that the passage answers. The question "
+        "is short and does not copy the passage.\n\n", "Passage", "Question", (
+            (EXAMPLES[0].passage, EXAMPLES[0].query),
+            ("If the kettle switches itself off before the water boils, limescale has probably "
+             "built up on the heating element. Fill it with equal parts water and white vinegar, "
+             "leave it for an hour, then rinse it several times.",
+             "Why does my kettle turn off before the water boils?"),
+            ("Library members may borrow up to twelve items at a time. Books are lent for three "
+             "weeks and can be renewed twice online, unless another member has reserved them; "
+             "films are lent for one week.",
+             "How many times can I renew a library book?"))),
+    "questions-de": QuestionPrompt(
+        "Auf jeden Abschnitt unten folgt eine Frage, die der Abschnitt beantwortet. Die Frage "
+        "ist kurz und schreibt den Abschnitt nicht ab.\n\n", "Abschnitt", "Frage", (
+            ("Das Great Barrier Reef vor der Küste von Queensland, Australien, ist das größte "
+             "Korallenriffsystem der Welt. Es besteht aus fast 3.000 einzelnen Riffen und ist "
+             "aus dem Weltall zu sehen.",
+             "Wo liegt das größte Korallenriff der Welt?"),
+            ("Wenn sich der Wasserkocher abschaltet, bevor das Wasser kocht, hat sich "
+             "wahrscheinlich Kalk am Heizelement abgesetzt. Füllen Sie ihn zu gleichen Teilen "
+             "mit Wasser und weißem Essig, lassen Sie ihn eine Stunde stehen und spülen Sie ihn "
+             "dann mehrmals aus.",
+             "Warum schaltet sich mein Wasserkocher ab, bevor das Wasser kocht?"),
+            ("Mitglieder der Bibliothek dürfen bis zu zwölf Medien gleichzeitig ausleihen. "
+             "Bücher werden für drei Wochen verliehen und können zweimal online verlängert "
+             "werden, sofern kein anderes Mitglied sie vorgemerkt hat; Filme werden für eine "
+             "Woche verliehen.",
+             "Wie oft kann ich ein Buch der Bibliothek verlängern?"))),
+}
+GENERATIONS = ("gecko", *QUESTION_PROMPTS)  # fret.generation
+
+
+def question_prompt(passage: str, generation: str = "questions") -> str:
+    """The fixed few-shot prompt of ``fret.generation=<generation>`` (a key of
+    :data:`QUESTION_PROMPTS`) for a seed."""
+    q = QUESTION_PROMPTS[generation]
+    shots = "".join(f"{q.passage_label}: {p}\n{q.question_label}: {x}\n\n" for p, x in q.shots)
+    return f"{q.intro}{shots}{q.passage_label}: {_clip(passage)}\n{q.question_label}:"
 
 
 def parse_question(output: str) -> tuple[str, str] | None:
