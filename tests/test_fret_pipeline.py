@@ -221,8 +221,8 @@ def test_questions_generation_writes_questions_for_one_fixed_task(llm):
 
 
 def test_german_questions_prompt_is_german_and_a_dataset_of_its_own():
-    """fret.generation=questions-de: the questions prompt written in German (a small LLM answers
-    English shots with English questions whatever the passage's language)."""
+    """fret.generation=questions-de (-fr): the questions prompt written in German (French); a
+    small LLM answers English shots with English questions whatever the passage's language."""
     from gecko_bench.fret import prompts as P
 
     de = P.question_prompt("Debian ist ein freies Betriebssystem.", "questions-de")
@@ -231,9 +231,10 @@ def test_german_questions_prompt_is_german_and_a_dataset_of_its_own():
     assert de.count("\nFrage: ") == 3 and "Question" not in de
     assert P.question_prompt("x").endswith("\nPassage: x\nQuestion:")  # the English one as before
     ids = {fret.dataset_id(dataclasses.replace(CFG, generation=g)) for g in P.GENERATIONS}
-    assert len(ids) == 3
-    with pytest.raises(InputError, match="valid: gecko, questions, questions-de"):
-        fret.dataset_id(dataclasses.replace(CFG, generation="questions-fr"))
+    assert len(ids) == len(P.GENERATIONS) == 4
+    assert P.question_prompt("x", "questions-fr").startswith("Chaque passage ci-dessous")
+    with pytest.raises(InputError, match="valid: gecko, questions, questions-de, questions-fr"):
+        fret.dataset_id(dataclasses.replace(CFG, generation="questions-xx"))
 
 
 def test_question_parsing_takes_the_first_line():

@@ -92,8 +92,9 @@ def generation_prompt(passage: str, rotation: int) -> tuple[str, str]:
 
 # fret.generation=questions (the InPars / GPL style, for a target whose queries are questions):
 # one fixed task, the LLM writes only a question. The first example is EXAMPLES[0]'s.
-# questions-de: the same prompt written in German, for a German corpus (a small LLM answers
-# English shots with English questions whatever the passage's language).
+# questions-de / questions-fr: the same prompt written in German / French, for a corpus in that
+# language (a small LLM answers English shots with English questions whatever the passage's
+# language).
 QUESTION_TASK, QUESTION_TYPE = EXAMPLES[0].task, EXAMPLES[0].type
 
 
@@ -135,6 +136,22 @@ QUESTION_PROMPTS: dict[str, QuestionPrompt] = {
              "werden, sofern kein anderes Mitglied sie vorgemerkt hat; Filme werden für eine "
              "Woche verliehen.",
              "Wie oft kann ich ein Buch der Bibliothek verlängern?"))),
+    "questions-fr": QuestionPrompt(
+        "Chaque passage ci-dessous est suivi d'une question à laquelle le passage répond. La "
+        "question est courte et ne recopie pas le passage.\n\n", "Passage", "Question", (
+            ("La Grande Barrière de corail, au large du Queensland, en Australie, est le plus "
+             "grand système de récifs coralliens du monde. Elle se compose de près de 3 000 "
+             "récifs individuels et est visible depuis l'espace.",
+             "Où se trouve le plus grand récif corallien du monde ?"),
+            ("Si la bouilloire s'éteint avant que l'eau ne bouille, du calcaire s'est "
+             "probablement déposé sur la résistance. Remplissez-la à parts égales d'eau et de "
+             "vinaigre blanc, laissez agir une heure, puis rincez-la plusieurs fois.",
+             "Pourquoi ma bouilloire s'éteint-elle avant que l'eau ne bouille ?"),
+            ("Les membres de la bibliothèque peuvent emprunter jusqu'à douze documents à la "
+             "fois. Les livres sont prêtés pour trois semaines et peuvent être prolongés deux "
+             "fois en ligne, sauf si un autre membre les a réservés ; les films sont prêtés pour "
+             "une semaine.",
+             "Combien de fois puis-je prolonger le prêt d'un livre de la bibliothèque ?"))),
 }
 GENERATIONS = ("gecko", *QUESTION_PROMPTS)  # fret.generation
 
