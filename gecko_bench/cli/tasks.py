@@ -105,7 +105,8 @@ def export(
     from gecko_bench.eval.beir_task import export_beir
 
     counts = export_beir(task, Path(folder), dev_queries=dev_queries, lang=lang or None)
-    Console().print(f"{task}{f' ({lang})' if lang else ''} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
+    name = f"{task} ({lang})" if lang else task
+    Console().print(f"{name} -> {folder}: {counts['corpus']} documents, {counts['queries']} "
                     f"queries, {counts['qrels']} qrels"
                     + (f"; {counts['dev_queries']} queries in qrels/dev.tsv, the rest in "
                        "qrels/test.tsv" if dev_queries else ""), highlight=False)

@@ -122,13 +122,12 @@ def _str(row: dict[str, Any], key: str, path: Path, lineno: int) -> str:
     return value
 
 
-def exportable(task, lang: str | None = None) -> bool:
-    """Whether a task can be written as a BEIR folder: a monolingual retrieval task, or one
-    language `lang` of a multilingual (MIRACL-style) one."""
+def exportable(task) -> bool:
+    """Whether a task can be written as a BEIR folder whole: a monolingual retrieval task (a
+    multilingual one exports a language at a time: :func:`check_exportable`)."""
     from gecko_bench.tasks.registry import task_category
 
-    return task_category(task) == "Retrieval" and (lang is not None) == bool(
-        task.metadata.is_multilingual)
+    return task_category(task) == "Retrieval" and not task.metadata.is_multilingual
 
 
 def check_exportable(task_name: str, lang: str | None = None):
