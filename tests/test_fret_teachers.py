@@ -22,6 +22,7 @@ from gecko_bench import stats
 from gecko_bench.assets import fetch as F
 from gecko_bench.assets import registry as R
 from gecko_bench.cli import app
+from gecko_bench.errors import InputError
 from gecko_bench.fret import prompts as P
 from gecko_bench.fret.rerank_check import METHODS, paired_scores
 from gecko_bench.store import fret as S
@@ -265,6 +266,37 @@ def test_every_ranker_is_compared_on_the_same_queries(checked):
             low, high = stats.paired_bootstrap_ci(base, cand, stats.mean_statistic)
             assert (r.ci_low, r.ci_high) == pytest.approx((low, high))
             assert r.ndcg_at_10 == pytest.approx(float(np.mean(cand)))
+
+
+def test_several_fusions_rerank_the_same_scores_a_check_each(tmp_path):
+    """Two --rankers in one call: the LLM scores each pair once (one pairs/s), each fusion is
+    its own stored check with identical QL / RC columns, and RRF of one ranker is that ranker."""
+    db = tmp_path / "f.duckdb"
+    result = CliRunner().invoke(
+        app, ["fret", "rerank-check", "--task", TASKS[1], "--llm", "smollm2-135m", "-n", "3",
+              "--max-queries", "3", "--rankers", "ql", "--rankers", "retriever",
+              "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "RRF of" in result.output and "│ retriever " in result.output
+    frame = S.fret_rerank_frame(db)
+    assert sorted(frame["rankers"].unique()) == ["ql", "retriever"]
+    assert frame["check_id"].nunique() == 2 and frame["pairs_per_s"].nunique() == 1
+    items = {rankers: S.fret_rerank_items_frame(db, g["check_id"].iloc[0])
+             .pivot(index="query_id", columns="method", values="ndcg_at_10")
+             for rankers, g in frame.groupby("rankers")}
+    for method in ("retriever", "ql", "rc", "rc_norm"):
+        assert items["ql"][method].equals(items["retriever"][method])
+    assert items["ql"]["rrf"].equals(items["ql"]["ql"])
+    assert items["retriever"]["rrf"].equals(items["retriever"]["retriever"])
+
+
+def test_a_fusion_listed_twice_is_refused():
+    from gecko_bench.fret.rerank_check import fusions_of
+
+    assert fusions_of(("ql", "rc")) == [("ql", "rc")]
+    assert fusions_of([("ql",), ("ql", "retriever")]) == [("ql",), ("ql", "retriever")]
+    with pytest.raises(InputError, match="listed twice"):
+        fusions_of([("ql",), ("ql",)])
 
 
 def test_an_older_rerank_table_gains_the_new_columns_and_keeps_its_rows(tmp_path):

@@ -202,13 +202,16 @@ def rerank_tables(results) -> list[Table]:
                       f"{first.n_queries} queries, prompts {first.prompt_version}; under each: "
                       "difference from the retriever [paired 95% bootstrap CI]",
                       title_justify="left")
+        one_fusion = len({r.rankers for r in rows}) == 1
         table.add_column("teacher")
+        if not one_fusion:
+            table.add_column("RRF of")
         for m in METHODS:
-            table.add_column(headers[m] + (f" ({'+'.join(first.rankers)})" if m == "rrf"
-                                           else ""), justify="right")
+            table.add_column(headers[m] + (f" ({'+'.join(first.rankers)})"
+                                           if m == "rrf" and one_fusion else ""), justify="right")
         table.add_column("pairs/s", justify="right")
         for r in rows:
-            cells = []
+            cells = [] if one_fusion else ["+".join(r.rankers)]
             for m in METHODS:
                 s = r.methods[m]
                 cell = f"{100 * s.ndcg_at_10:.1f}"
@@ -236,8 +239,10 @@ def rerank_check_cmd(
     n_neighbours: int = typer.Option(20, "--n-neighbours", "-n", help="Candidates re-ranked."),
     max_queries: Optional[int] = typer.Option(None, help="Use only the first N queries."),
     rrf_k: float = typer.Option(0.0, help="RRF constant k."),
-    rankers: str = typer.Option("ql,rc", help="Comma list fused by RRF: ql, rc, rc_norm, "
-                                "retriever."),
+    rankers: list[str] = typer.Option(["ql,rc"], "--rankers",
+                                      help="Comma list fused by RRF: ql, rc, rc_norm, "
+                                      "retriever. Repeat to compare fusions of the same "
+                                      "scores, a row each."),
     api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", show_default=False,
                                           help="API key for --backend http (never stored)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
@@ -263,8 +268,8 @@ def rerank_check_cmd(
     results = compare(tasks, models, backend=backend, retriever=retriever,
                       n_neighbours=n_neighbours, max_queries=max_queries, rrf_k=rrf_k,
                       device=device, db_path=db, llm_dtype=llm_dtype,
-                      rankers=check_rankers([r.strip() for r in rankers.split(",")
-                                             if r.strip()]))
+                      rankers=[check_rankers([r.strip() for r in fusion.split(",")
+                                              if r.strip()]) for fusion in rankers])
     for table in rerank_tables(results):
         console.print(table)
 

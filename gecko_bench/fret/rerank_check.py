@@ -2,7 +2,8 @@
 
 For each labelled query of an offline retrieval task, the retriever's top-N candidates are
 re-ranked by query likelihood (QL), relevance classification (RC: raw log p(Yes), and rc_norm:
-Yes normalised against No) and their RRF fusion over the configured rankers, with the exact
+Yes normalised against No) and their RRF fusion over the configured rankers (several fusions
+of the same scores in one call, a check each), with the exact
 scorers the FRet build uses; nDCG@10 of each ordering is computed per query with pytrec_eval.
 Candidates outside the top-N count as not retrieved for every method alike.
 
@@ -152,29 +153,48 @@ def paired_scores(per_query: dict[str, dict[str, float]],
 
 
 def _check_one(model: LLM, label: str, data: _TaskData, retriever: str, n_neighbours: int,
-               rrf_k: float, rankers: tuple[str, ...], progress: StageProgress) -> CheckResult:
-    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS}
+               rrf_k: float, fusions: list[tuple[str, ...]],
+               progress: StageProgress) -> list[CheckResult]:
+    """Score every (neighbour, query) pair of one task once, then one CheckResult per fusion
+    (each fusion re-ranks the same scores)."""
+    scored: list[dict[str, list[float]]] = []
     scoring_s = 0.0
     bar = progress.add_task(f"{label}: {data.task}", total=len(data.queries))
-    for q, row, sim in zip(data.queries, data.idx, data.sims):
-        docs = [data.corpus[i] for i in row]
+    for q, row in zip(data.queries, data.idx):
         start = time.perf_counter()
-        scores = score_pairs(model, [(d.text, q["text"]) for d in docs])
+        scored.append(score_pairs(model, [(data.corpus[i].text, q["text"]) for i in row]))
         scoring_s += time.perf_counter() - start
-        r = rank_neighbours(sim.tolist(), scores, rrf_k, rankers)
-        for method in METHODS:
-            # pytrec_eval orders by score: turn ranks into descending scores (ties resolved).
-            runs[method][q["id"]] = {d.id: float(n_neighbours + 1 - rank)
-                                     for d, rank in zip(docs, r[f"{method}_rank"])}
         progress.advance(bar)
-    per_query = {m: per_query_ndcg(data.qrels, run_) for m, run_ in runs.items()}
     n_pairs = len(data.queries) * n_neighbours
-    return CheckResult(
-        check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task, llm=label,
-        retriever=retriever, n_neighbours=n_neighbours, n_queries=len(data.queries),
-        rankers=tuple(rankers), rrf_k=rrf_k, prompt_version=P.PROMPT_VERSION,
-        pairs_per_s=n_pairs / scoring_s if scoring_s > 0 else float("nan"),
-        methods=paired_scores(per_query), per_query=per_query)
+    results = []
+    for rankers in fusions:
+        runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METHODS}
+        for q, row, sim, scores in zip(data.queries, data.idx, data.sims, scored):
+            r = rank_neighbours(sim.tolist(), scores, rrf_k, rankers)
+            for method in METHODS:
+                # pytrec_eval orders by score: turn ranks into descending scores (ties resolved).
+                runs[method][q["id"]] = {data.corpus[i].id: float(n_neighbours + 1 - rank)
+                                         for i, rank in zip(row, r[f"{method}_rank"])}
+        per_query = {m: per_query_ndcg(data.qrels, run_) for m, run_ in runs.items()}
+        results.append(CheckResult(
+            check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task, llm=label,
+            retriever=retriever, n_neighbours=n_neighbours, n_queries=len(data.queries),
+            rankers=rankers, rrf_k=rrf_k, prompt_version=P.PROMPT_VERSION,
+            pairs_per_s=n_pairs / scoring_s if scoring_s > 0 else float("nan"),
+            methods=paired_scores(per_query), per_query=per_query))
+    return results
+
+
+def fusions_of(rankers: Sequence[str] | Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """One fusion (``("ql", "rc")``) or several (``[("ql", "rc"), ("ql", "retriever")]``) as a
+    list of distinct tuples."""
+    fusions = ([tuple(rankers)] if all(isinstance(r, str) for r in rankers)
+               else [tuple(f) for f in rankers])
+    if not fusions or not all(fusions):
+        raise InputError("rerank-check needs at least one ranker to fuse")
+    if len(set(fusions)) != len(fusions):
+        raise InputError("a fusion is listed twice: " + "; ".join(",".join(f) for f in fusions))
+    return fusions
 
 
 def _save(result: CheckResult, db_path: str | Path | None) -> None:
@@ -192,10 +212,12 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
             max_queries: int | None = None, rrf_k: float = 0.0, device: str = "cpu",
             db_path: str | Path | None = None, show_progress: bool = True,
             llm_dtype: str = "auto",
-            rankers: tuple[str, ...] = ("ql", "rc")) -> list[CheckResult]:
-    """One check per (teacher, task), each stored as soon as it finishes (the LLM column names
-    the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``). Results are in
-    task order, teachers in the order given within a task."""
+            rankers: Sequence[str] | Sequence[Sequence[str]] = ("ql", "rc")
+            ) -> list[CheckResult]:
+    """One check per (teacher, task, fusion), each stored as soon as it finishes (the LLM column
+    names the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``).
+    `rankers` is one fusion or a list of them, all re-ranking the same LLM scores. Results are
+    in task order, then teachers in the order given, then fusions."""
     if not tasks or not llms:
         raise InputError("rerank-check needs at least one --task and one --llm")
     if len(set(map(str, tasks))) != len(tasks):
@@ -203,22 +225,25 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
     for llm in llms:  # a teacher that is not fetched fails before any task is loaded
         if isinstance(llm, str) and llm in MODELS and backend in ("transformers", "llamacpp"):
             model_dir(llm)
+    fusions = fusions_of(rankers)
     data = [_prepare(t, retriever, n_neighbours, max_queries, device) for t in tasks]
-    results: dict[tuple[int, int], CheckResult] = {}
+    results: dict[tuple[int, int], list[CheckResult]] = {}
     with StageProgress(disable=not show_progress) as progress:
         for li, llm in enumerate(llms):
             model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device,
                                                               dtype=llm_dtype)
             label = _label(model, llm)
             for ti, d in enumerate(data):
-                result = _check_one(model, label, d, retriever, n_neighbours, rrf_k,
-                                    tuple(rankers), progress)
-                _save(result, db_path)
-                results[ti, li] = result
+                checks = _check_one(model, label, d, retriever, n_neighbours, rrf_k, fusions,
+                                    progress)
+                for check in checks:
+                    _save(check, db_path)
+                results[ti, li] = checks
             if not isinstance(llm, LLM):
                 del model
                 gc.collect()
-    return [results[ti, li] for ti in range(len(data)) for li in range(len(llms))]
+    return [check for ti in range(len(data)) for li in range(len(llms))
+            for check in results[ti, li]]
 
 
 def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers",
