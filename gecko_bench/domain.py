@@ -20,9 +20,47 @@ from gecko_bench.corpora.beir_folder import SOURCE_PREFIX, BeirFolder
 from gecko_bench.errors import InputError, read_jsonl
 
 
-def configure(profile: config.Profile, folder: str | Path) -> config.Profile:
-    """Aim `profile` at the BEIR folder: seeds from its corpus, the whole corpus searched, its
-    content hash in the config (so the job's pipeline id is its own)."""
+def parse_target(spec: str) -> tuple[str, str | None]:
+    """A registered target ``Task`` or ``Task:lang`` (one language of a multilingual task) as
+    (task, lang)."""
+    task, _, lang = spec.partition(":")
+    return task, lang or None
+
+
+def registered_folder(spec: str, dev_queries: int = 0) -> Path:
+    """The registered retrieval task `spec` (``Task`` or ``Task:lang``) exported as a BEIR
+    folder under the asset home (``corpora/``), `dev_queries` of its queries in qrels/dev.tsv;
+    exported once, re-exported only when the task's data changed."""
+    from gecko_bench.assets import gecko_home
+    from gecko_bench.eval.beir_task import check_exportable
+
+    task, lang = parse_target(spec)
+    check_exportable(task, lang)
+    name = task + (f"-{lang}" if lang else "") + (f"-dev{dev_queries}" if dev_queries else "")
+    return export_target(task, gecko_home() / "corpora" / name, dev_queries, lang)
+
+
+def _target_folder(target: str | Path, dev_queries: int) -> Path:
+    """A BEIR folder given by path, or a registered task's export (see :func:`registered_folder`);
+    one InputError when it is neither."""
+    from gecko_bench.tasks.registry import TASKS
+
+    path = Path(target).expanduser()
+    if path.exists() or parse_target(str(target))[0] not in TASKS:
+        if not path.exists() and "/" not in str(target):
+            raise InputError(f"--corpus {target}: neither a folder nor a registered retrieval "
+                             "task (Task or Task:lang, e.g. DebianFAQMultilingualRetrieval:de; "
+                             "gecko-bench tasks list)")
+        return path
+    return registered_folder(str(target), dev_queries)
+
+
+def configure(profile: config.Profile, target: str | Path) -> config.Profile:
+    """Aim `profile` at a target corpus: a BEIR folder, or a registered retrieval task
+    (``Task`` / ``Task:lang``, exported with ``domain.dev_queries`` dev queries). Seeds come
+    from its corpus, the whole corpus is searched, its content hash is in the config (so the
+    job's pipeline id is its own)."""
+    folder = _target_folder(target, profile.domain.dev_queries)
     beir = BeirFolder.open(folder)
     qrels = beir.root / "qrels"
     if (qrels / "dev.tsv").is_file() and not (qrels / "test.tsv").is_file():
@@ -115,16 +153,18 @@ def default_targets(profile: config.Profile) -> list[str]:
     return [n for n in list_suites().get(profile.eval.suite, []) if exportable(get_task(n))]
 
 
-def export_target(task: str, folder: Path) -> Path:
-    """`task` as a BEIR folder at `folder`, re-exported when the task's data changed (the
-    export is deterministic, so an unchanged task keeps its folder and its job's id)."""
+def export_target(task: str, folder: Path, dev_queries: int = 0,
+                  lang: str | None = None) -> Path:
+    """`task` (its language `lang`) as a BEIR folder at `folder`, re-exported when the task's
+    data changed (the export is deterministic, so an unchanged task keeps its folder and its
+    job's id). Written beside it and renamed, so a killed export leaves no half folder."""
     import shutil
 
     from gecko_bench.eval.beir_task import export_beir
 
     fresh = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(fresh, ignore_errors=True)
-    export_beir(task, fresh)
+    export_beir(task, fresh, dev_queries=dev_queries, lang=lang)
     if (folder / "corpus.jsonl").exists() and \
             BeirFolder.open(folder).content_hash() == BeirFolder.open(fresh).content_hash():
         shutil.rmtree(fresh)
@@ -172,13 +212,16 @@ def run_experiment(profile: config.Profile, tasks: list[str] | None = None,
     if not tasks:
         raise InputError(f"suite {profile.eval.suite} has no monolingual retrieval task to adapt "
                          "to; name them with --tasks")
-    for task in tasks:
-        check_exportable(task)
+    for spec in tasks:
+        check_exportable(*parse_target(spec))
     base = (root or Path("results") / "runs") / "experiments" / "domain"
     rows = []
     for task in tasks:
         console.rule(f"experiment domain: {task}")
-        job = configure(copy.deepcopy(profile), export_target(task, base / task))
+        name, lang = parse_target(task)
+        folder = export_target(name, base / task.replace(":", "-"),
+                               profile.domain.dev_queries, lang)
+        job = configure(copy.deepcopy(profile), folder)
         result = run_pipeline(job, db_path=db_path, root=root, console=console)
         report = build_report(result, job)
         render_report(report, console)

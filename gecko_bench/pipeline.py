@@ -53,6 +53,8 @@ def pipeline_id(profile: config.Profile) -> str:
     settings["train"] = config.train_identity(settings["train"])
     if not profile.domain.corpus:
         settings.pop("domain")
+    else:  # how a registered target was exported: its content hash already says the split
+        settings["domain"].pop("dev_queries")
     if profile.fret.queries_per_seed == 1:
         settings["fret"].pop("queries_per_seed")
     if profile.fret.llm_scoring:

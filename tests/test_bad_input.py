@@ -98,10 +98,10 @@ def test_eval_malformed_beir_file_leaves_existing_store_alone(tmp_path):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (["run", "--profile", "nosuch"], ["'nosuch'", "tiny, cpu, gpu"]),
-    (["experiment", "dims", "--profile", "nosuch"], ["'nosuch'", "tiny, cpu, gpu"]),
-    (["train", "prefinetune", "--profile", "nosuch"], ["'nosuch'", "tiny, cpu, gpu"]),
-    (["fret", "build", "--profile", "nosuch"], ["'nosuch'", "tiny, cpu, gpu"]),
+    (["run", "--profile", "nosuch"], ["'nosuch'", "tiny, demo, cpu, gpu"]),
+    (["experiment", "dims", "--profile", "nosuch"], ["'nosuch'", "tiny, demo, cpu, gpu"]),
+    (["train", "prefinetune", "--profile", "nosuch"], ["'nosuch'", "tiny, demo, cpu, gpu"]),
+    (["fret", "build", "--profile", "nosuch"], ["'nosuch'", "tiny, demo, cpu, gpu"]),
     (["fret", "build", "--generation", "nope"], ["fret.generation", "'nope'", "gecko, questions"]),
     (["fret", "build", "--filter", "bogus"], ["fret.filter", "'bogus'"]),
     (["fret", "build", "--no-llm-scoring"], ["fret.llm_scoring=false", "[retriever]", "ql,rc"]),

@@ -109,6 +109,71 @@ def test_a_dev_split_without_a_test_split_is_refused(exported_with_dev, tmp_path
         domain.configure(config.resolve("tiny"), folder)
 
 
+def test_a_registered_target_is_exported_once_under_the_asset_home(tmp_path, monkeypatch):
+    """``--corpus Task:lang`` (what the demo profile names): one language of a multilingual
+    task exported with its dev split under the asset home's corpora/, reused by the next job
+    (same folder, same pipeline id); names that are neither a folder nor a task are refused."""
+    from gecko_bench.eval.beir_task import beir_splits
+    from gecko_bench.pipeline import pipeline_id
+
+    monkeypatch.setattr("gecko_bench.assets.gecko_home", lambda: tmp_path)  # data stays put
+    profile = config.resolve("tiny")
+    profile.domain.dev_queries = 8
+    job = domain.configure(profile, "DebianFAQMultilingualRetrieval-tiny:de")
+    folder = tmp_path / "corpora" / "DebianFAQMultilingualRetrieval-tiny-de-dev8"
+    assert job.domain.corpus == str(folder.resolve()) and beir_splits(folder) == ["test", "dev"]
+    _, dev_q, _ = read_beir(folder, "dev")
+    _, test_q, _ = read_beir(folder, "test")
+    assert (len(dev_q), len(test_q)) == (8, 22)
+    assert not (tmp_path / "corpora" / (folder.name + ".tmp")).exists()
+    stamp = (folder / "corpus.jsonl").stat().st_mtime_ns
+    again = config.resolve("tiny")
+    again.domain.dev_queries = 8
+    assert pipeline_id(domain.configure(again, "DebianFAQMultilingualRetrieval-tiny:de")) == \
+        pipeline_id(job)
+    assert (folder / "corpus.jsonl").stat().st_mtime_ns == stamp
+    with pytest.raises(InputError, match="neither a folder nor a registered retrieval task"):
+        domain.configure(config.resolve("tiny"), "NoSuchTask:de")
+    with pytest.raises(InputError, match="name one of its languages"):
+        domain.configure(config.resolve("tiny"), "DebianFAQMultilingualRetrieval-tiny")
+    with pytest.raises(InputError, match="no such folder"):
+        domain.configure(config.resolve("tiny"), str(tmp_path / "missing"))
+
+
+def test_the_demo_profile_is_a_domain_job_on_a_registered_target():
+    from gecko_bench.eval.beir_task import check_exportable
+
+    demo = config.resolve("demo")
+    task, lang = domain.parse_target(demo.domain.corpus)
+    assert (task, lang) == ("DebianFAQMultilingualRetrieval", "de")
+    check_exportable(task, lang)
+    assert demo.domain.dev_queries == 32 and demo.fret.generation == "questions-de"
+    assert demo.fret.rankers == ["retriever"] and not demo.fret.llm_scoring
+
+
+def test_run_aims_at_the_profiles_own_target(tmp_path):
+    """`run --profile demo` needs no --corpus: the profile's domain.corpus is configured (here
+    overridden to a name that is no target, so it fails at once, before any stage)."""
+    from typer.testing import CliRunner
+
+    from gecko_bench.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--profile", "demo", "--db",
+                                      str(tmp_path / "x.duckdb"), "--set",
+                                      "domain.corpus=NoSuchTask:de"])
+    assert isinstance(result.exception, InputError), result.output
+    assert "--corpus NoSuchTask:de: neither a folder" in str(result.exception)
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_experiment_domain_checks_language_targets_before_any_job(tmp_path):
+    with pytest.raises(InputError, match="it has no 'xx'"):
+        domain.run_experiment(config.resolve("tiny"),
+                              ["ManPageRetrieval-tiny", "DebianFAQMultilingualRetrieval-tiny:xx"],
+                              db_path=tmp_path / "x.duckdb", root=tmp_path)
+    assert not (tmp_path / "x.duckdb").exists()
+
+
 def test_export_scores_like_the_registered_task(exported, tmp_path):
     from gecko_bench.eval import evaluate
     from gecko_bench.store.scores import scores_frame

@@ -26,7 +26,7 @@ def test_profiles_resolve_and_serialise():
     assert config.resolve("cpu").fret.llm == "gemma3-270m"
     assert config.resolve("gpu").device == "cuda"
     assert json.loads(json.dumps(config.as_dict(tiny)))["train"]["mrl_dims"] == [384, 256, 128, 64]
-    with pytest.raises(ValueError, match="valid profiles: tiny, cpu, gpu"):
+    with pytest.raises(ValueError, match="valid profiles: tiny, demo, cpu, gpu"):
         config.resolve("huge")
 
 

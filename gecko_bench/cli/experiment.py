@@ -20,7 +20,7 @@ console = Console()
 
 def experiment(
     name: str = typer.Argument(..., help=f"One of: {', '.join(EXPERIMENTS)}, domain."),
-    profile: str = typer.Option("tiny", "--profile", "-p", help="tiny | cpu | gpu"),
+    profile: str = typer.Option("tiny", "--profile", "-p", help="tiny | demo | cpu | gpu"),
     seeds: int = typer.Option(1, "--seeds", help="Repeat each fine-tune with this many seeds."),
     variants: Optional[list[str]] = typer.Option(
         None, "--variant", help="Only these variants (repeatable); the reference always runs."),

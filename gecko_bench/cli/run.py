@@ -15,7 +15,8 @@ console = Console()
 
 def run(
     profile: str = typer.Option("tiny", "--profile", "-p",
-                                help="tiny (CI/demo, minutes on 2 cores) | cpu | gpu"),
+                                help="tiny (CI, minutes on 2 cores) | demo (make demo: a "
+                                "domain job on the German Debian FAQ) | cpu | gpu"),
     db: Optional[Path] = typer.Option(None, "--db", help="Results database "
                                       "(default results/gecko_bench.duckdb)."),
     device: Optional[str] = typer.Option(None, "--device", help="Override the profile's device "
@@ -27,10 +28,12 @@ def run(
         "--set eval.tasks=LeeSTS-tiny (repeatable)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json (the report as one "
                             "JSON document on stdout, progress on stderr)."),
-    corpus: Optional[Path] = typer.Option(
+    corpus: Optional[str] = typer.Option(
         None, "--corpus", help="Domain job: adapt to this BEIR folder (corpus.jsonl; with "
-        "queries.jsonl + qrels/ its own queries are evaluated and reported first). Seeds are "
-        "sampled from its documents, neighbours searched in all of them (docs/domain.md)."),
+        "queries.jsonl + qrels/ its own queries are evaluated and reported first), or to a "
+        "registered retrieval task (Task or Task:lang, exported with domain.dev_queries dev "
+        "queries). Seeds are sampled from its documents, neighbours searched in all of them "
+        "(docs/domain.md)."),
 ) -> None:
     """The main job, end to end: FRet data, pre-finetune, fine-tune, evaluate, report.
 
@@ -49,10 +52,11 @@ def run(
 
     check_format(fmt, ("table", "json"))
     resolved = config.apply_overrides(config.resolve(profile), overrides or [])
-    if corpus is not None:
+    target = corpus if corpus is not None else resolved.domain.corpus  # the demo profile's
+    if target:
         from gecko_bench.domain import configure
 
-        configure(resolved, corpus)
+        configure(resolved, target)
     if device:
         resolved.device = device
     out = console if fmt == "table" else Console(stderr=True)

@@ -18,7 +18,7 @@ app = typer.Typer(help="Train Gecko-style embedding checkpoints: pre-finetune, t
                   "on the FRet + classification mixture.", no_args_is_help=True)
 console = Console()
 
-PROFILE = typer.Option("tiny", "--profile", "-p", help="Config profile: tiny | cpu | gpu.")
+PROFILE = typer.Option("tiny", "--profile", "-p", help="Config profile: tiny | demo | cpu | gpu.")
 DEVICE = typer.Option("cpu", "--device", help="cpu, or cuda[:N] (bf16 autocast when supported).")
 DB = typer.Option(None, "--db", help="DuckDB results file (default $GECKO_BENCH_DB or "
                   "results/gecko_bench.duckdb).")
