@@ -11,7 +11,7 @@ from gecko_bench.errors import InputError
 from gecko_bench.tasks import (
     classification_train_sets, get_suite, get_task, list_suites, overlap_guard, task_category,
 )
-from gecko_bench.tasks.registry import CATEGORIES, FULL_TASKS, TINY_TASKS
+from gecko_bench.tasks.registry import CATEGORIES, FULL_TASKS, SELECTION_TASKS, TINY_TASKS
 
 # One tiny task of every kind (the slow-to-parse SpamAssassin/WordNet ones are covered by the
 # in-process size test): retrieval, MIRACL-style, reranking, STS, classification (split by label
@@ -48,7 +48,7 @@ def test_suites_cover_every_category_and_tiny_mirrors_full():
 
 
 def test_every_task_has_instruction_symmetry_and_licence():
-    for name, cls in {**FULL_TASKS, **TINY_TASKS}.items():
+    for name, cls in {**FULL_TASKS, **TINY_TASKS, **SELECTION_TASKS}.items():
         task = cls()
         assert task.metadata.name == name
         assert task.gecko_instruction
@@ -142,3 +142,29 @@ def test_classification_train_sets_disjoint_from_test_and_pass_the_guard():
         assert rows and not {t for t, _ in rows} & test_texts, name
         assert len({lab for _, lab in rows}) >= 2
     assert len(train_sets["SpamAssassinClassification"]) > 1000
+
+
+def test_selection_task_is_reported_by_no_suite_and_shares_no_page_with_man_page_retrieval():
+    """FRet settings are chosen on ManPageFunctionRetrieval (manpages-dev), so it must stay out
+    of every reported suite and share no page with the reported man-page task; its texts are
+    evaluation texts for the overlap guard all the same."""
+    suites = list_suites()
+    reported = {t for name, tasks in suites.items() if name != "fret-selection" for t in tasks}
+    assert suites["fret-selection"] == ["ManPageFunctionRetrieval"]
+    assert not {"ManPageFunctionRetrieval", "ManPageFunctionRetrieval-tiny"} & reported
+    selection, reported_pages = get_task("ManPageFunctionRetrieval"), get_task("ManPageRetrieval")
+    selection.load_data()
+    reported_pages.load_data()
+    split = selection.dataset["default"]["test"]
+    corpus = {d["id"]: d["text"] for d in split["corpus"]}
+    assert len(split["queries"]) == 200 and len(corpus) == 848
+    for q in split["queries"]:
+        (page,) = split["relevant_docs"][q["id"]]
+        assert q["id"] == f"q:{page}" and page in corpus
+        assert q["text"].startswith(page.rpartition(".")[0] + " - ")
+    assert {p.rpartition(".")[2][:1] for p in corpus} <= {"2", "3", "4"}
+    other = reported_pages.dataset["default"]["test"]
+    assert not set(corpus) & {d["id"] for d in other["corpus"]}
+    assert not set(corpus.values()) & set(other["corpus"]["text"])
+    with pytest.raises(InputError, match="training pairs"):
+        overlap_guard([split["queries"][0]["text"]], "training pairs")

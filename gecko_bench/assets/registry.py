@@ -286,6 +286,15 @@ DATA_SOURCES: dict[str, DataSource] = {
             size_mb=1.3,
         ),
         DataSource(
+            name="manpages-dev",
+            packages=(_deb("manpages-dev", "6.03-2",
+                           "96f55cb5e26231d5567c89b692bced63825a14a2d5bd18fdf16ea2ed44eb9838"),),
+            licence="various free licences (Linux man-pages project; see each page)",
+            description="Linux man-pages sections 2-3 (system calls, library functions)",
+            used_for="selection only: FRet re-ranker choice (ManPageFunctionRetrieval, no suite)",
+            size_mb=2.0,
+        ),
+        DataSource(
             name="wordnet",
             packages=(_deb("wordnet-base", "1:3.0-37",
                            "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752"),),

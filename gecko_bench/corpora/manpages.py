@@ -18,6 +18,7 @@ from gecko_bench.assets import data_dir
 from gecko_bench.corpora._common import clean_ws, truncate_words
 
 SOURCE = "manpages"
+DEV_SOURCE = "manpages-dev"
 LICENCE = "various free licences (Linux man-pages project; see each page's SPDX line)"
 BODY_WORDS = 300  # page bodies are cut to this many words (models read ~256 tokens anyway)
 
@@ -118,14 +119,16 @@ def parse_page(source: str, file_name: str) -> ManPage | None:
     return ManPage(page_name, section, clean_ws(description), body)
 
 
-@lru_cache(maxsize=1)
-def man_pages() -> tuple[ManPage, ...]:
+@lru_cache(maxsize=2)
+def man_pages(source: str = SOURCE) -> tuple[ManPage, ...]:
     """Every non-alias English page with a NAME line and a body, sorted by ``name.section``.
 
-    Pages repeating another page's NAME description (copies such as latin1/iso_8859-1) are
-    dropped, keeping the first by name, so every description identifies one page.
+    `source` is ``manpages`` (sections 1, 4-8) or ``manpages-dev`` (2-3: system calls and
+    library functions; no page in common). Pages repeating another page's NAME description
+    (copies such as latin1/iso_8859-1, or a function's page linked under each of its names)
+    are dropped, keeping the first by name, so every description identifies one page.
     """
-    root = data_dir(SOURCE) / "manpages" / "usr/share/man"
+    root = data_dir(source) / source / "usr/share/man"
     pages = []
     for path in sorted(root.glob("man*/*.gz")):
         with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:

@@ -21,6 +21,7 @@ SPLIT_SEED = 42
 MTEB_LICENCE = {
     "debian-faq": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
     "manpages": "multiple",
+    "manpages-dev": "multiple",
     "wordnet": "https://wordnet.princeton.edu/license-and-commercial-use",
     "fortunes": "multiple",
     "bible": "https://creativecommons.org/publicdomain/mark/1.0/",

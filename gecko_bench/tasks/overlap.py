@@ -1,8 +1,8 @@
 """Evaluation-overlap guard: keep evaluation texts out of FRet seeds and training pairs.
 
-:func:`eval_texts` is the set of normalized texts of every evaluation item of the FULL tasks
-(queries, documents, sentences, labelled test/clustering texts; classification TRAIN splits are
-not evaluation items and are excluded). :func:`overlap_guard` rejects texts equal to one of them
+:func:`eval_texts` is the set of normalized texts of every evaluation item of the FULL tasks and
+the selection tasks (queries, documents, sentences, labelled test/clustering texts;
+classification TRAIN splits are not evaluation items and are excluded). :func:`overlap_guard` rejects texts equal to one of them
 after normalization, or sharing any 13-word window with one (the n-gram contamination check used
 for LLM benchmarks). The index is cached under ``$GECKO_BENCH_HOME/cache/`` keyed by the source
 package checksums and the task/corpus code, so only the first call builds the tasks.
@@ -32,8 +32,8 @@ from gecko_bench.errors import InputError
 WINDOW = 13
 _NON_WORD = re.compile(r"[\W_]+")
 _CODE_DIRS = ("tasks", "corpora")
-_SOURCES = ("debian-faq", "manpages", "wordnet", "fortunes", "bible", "gensim-test-data",
-            "brown", "spamassassin")
+_SOURCES = ("debian-faq", "manpages", "manpages-dev", "wordnet", "fortunes", "bible",
+            "gensim-test-data", "brown", "spamassassin")
 
 
 def normalize_text(s: str) -> str:
@@ -79,10 +79,12 @@ def task_texts(task) -> list[str]:
 
 
 def _task_texts() -> list[str]:
-    """Raw texts of every evaluation item of the full tasks (builds them: slow, uncached)."""
-    from gecko_bench.tasks.registry import FULL_TASKS
+    """Raw texts of every evaluation item of the full and selection tasks (builds them: slow,
+    uncached)."""
+    from gecko_bench.tasks.registry import FULL_TASKS, SELECTION_TASKS
 
-    return [t for cls in FULL_TASKS.values() for t in task_texts(cls())]
+    full = [*FULL_TASKS.values(), *(c for c in SELECTION_TASKS.values() if not c.tiny)]
+    return [t for cls in full for t in task_texts(cls())]
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +111,8 @@ def _index() -> tuple[frozenset[str], np.ndarray]:
 
 
 def eval_texts() -> set[str]:
-    """Normalized texts of every evaluation item of the full tasks (cached on disk)."""
+    """Normalized texts of every evaluation item of the full and selection tasks (cached on
+    disk)."""
     return set(_index()[0])
 
 

@@ -1,7 +1,8 @@
 """The suite registry: one entry per task, a suite is a named list of task names.
 
 Adding a task: write its class and add it to :data:`FULL_TASKS` (its tiny variant follows).
-Adding a suite: one line in :data:`SUITES`.
+Adding a suite: one line in :data:`SUITES`. :data:`SELECTION_TASKS` are registered but in no
+reported suite: settings are chosen on them (``fret-selection``), never on what is reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gecko_bench.tasks.pairs import (
 )
 from gecko_bench.tasks.retrieval import (
     DebianFAQMultilingualRetrieval, DebianFAQParagraphRetrieval, DebianFAQReranking,
-    DebianFAQRetrieval, ManPageRetrieval,
+    DebianFAQRetrieval, ManPageFunctionRetrieval, ManPageRetrieval,
 )
 from gecko_bench.tasks.sts import LeeSTS
 
@@ -42,13 +43,18 @@ _FULL_CLASSES: list[type[GeckoTask]] = [
 FULL_TASKS: dict[str, type[GeckoTask]] = {c.metadata.name: c for c in _FULL_CLASSES}
 TINY_TASKS: dict[str, type[GeckoTask]] = {
     c.metadata.name + "-tiny": tiny_variant(c) for c in _FULL_CLASSES}
-TASKS: dict[str, type[GeckoTask]] = {**FULL_TASKS, **TINY_TASKS}
+_SELECTION_CLASSES: list[type[GeckoTask]] = [ManPageFunctionRetrieval]
+SELECTION_TASKS: dict[str, type[GeckoTask]] = {
+    **{c.metadata.name: c for c in _SELECTION_CLASSES},
+    **{c.metadata.name + "-tiny": tiny_variant(c) for c in _SELECTION_CLASSES}}
+TASKS: dict[str, type[GeckoTask]] = {**FULL_TASKS, **TINY_TASKS, **SELECTION_TASKS}
 
 SUITES: dict[str, list[str]] = {
     "gecko-offline-v1": list(FULL_TASKS),
     "gecko-offline-tiny": list(TINY_TASKS),
     "miracl-offline": ["DebianFAQMultilingualRetrieval"],
     "miracl-offline-tiny": ["DebianFAQMultilingualRetrieval-tiny"],
+    "fret-selection": [c.metadata.name for c in _SELECTION_CLASSES],
 }
 
 CATEGORIES = ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval",

@@ -121,6 +121,40 @@ class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
         return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
 
 
+class ManPageFunctionRetrieval(GeckoTask, AbsTaskRetrieval):
+    """A selection task, in no reported suite: FRet settings (teacher, rankers) are chosen on it
+    so that the tasks the suites report are never what a setting was tuned on.
+
+    Built like :class:`ManPageRetrieval` from another package, ``manpages-dev`` (sections 2-3,
+    system calls and library functions; no page shared with ``manpages``): 200 sampled NAME
+    lines retrieve their page among all 848 distinct pages.
+    """
+
+    source = manpages.DEV_SOURCE
+    gecko_instruction = "find the manual page for a command description"
+    symmetric = False
+    n_queries = 200
+    tiny_overrides = {"n_queries": 20}
+    metadata = make_metadata(
+        name="ManPageFunctionRetrieval", type="Retrieval", main_score="ndcg_at_10",
+        source=manpages.DEV_SOURCE, eval_langs=["eng-Latn"], domains=["Programming", "Written"],
+        reference="https://www.kernel.org/doc/man-pages/",
+        description="Linux man-pages 6.03 sections 2-3 (Debian manpages-dev): 200 sampled NAME "
+        "lines each retrieve their page body (DESCRIPTION, first 300 words) among all 848 "
+        "distinct pages. For choosing FRet settings; no suite reports it.",
+    )
+
+    def build(self) -> dict[str, Any]:
+        pages = manpages.man_pages(manpages.DEV_SOURCE)
+        ids = [p.id for p in pages]
+        picked, in_corpus = tiny_slice(ids, self.n_queries, 100 if self.tiny else len(ids))
+        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in pages
+                   if p.id in picked]
+        corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages if p.id in in_corpus]
+        qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
+        return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
+
+
 def faq_paragraphs(min_words: int) -> list[tuple[str, str, str]]:
     """(paragraph id ``"7.12#0"``, section, text) of every English answer paragraph of at least
     `min_words` words: the corpus of the paragraph retrieval and reranking tasks."""
