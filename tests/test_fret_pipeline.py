@@ -84,6 +84,13 @@ def test_list_shows_whole_ids_and_progress_in_80_columns(built):
     row = next(line for line in out.splitlines() if line.startswith(ds))
     assert row.split()[1:4] == ["smollm2-135m", "minilm-l6", "6/6"]
     assert max(len(line) for line in out.splitlines()) <= 80
+    # found / relabel: the seed among a query's neighbours / not its top RRF passage
+    nb, queries = S.fret_neighbours_frame(db, ds), S.fret_queries_frame(db, ds)
+    seed_of = dict(zip(queries.query_id, queries.seed_id))
+    found = nb.groupby("query_id").apply(lambda g: seed_of[g.name] in set(g.passage_id))
+    top = nb[nb.rrf_rank == 1].set_index("query_id").passage_id
+    relabel = sum(top[q] != seed_of[q] for q in seed_of) / len(seed_of)
+    assert row.split()[6:8] == [f"{found.mean():.2f}", f"{relabel:.2f}"]
 
 def test_every_neighbour_keeps_all_scores_and_consistent_ranks(built):
     db, ds, _ = built

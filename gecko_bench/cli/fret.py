@@ -99,7 +99,7 @@ def build_cmd(
 
 @app.command("list")
 def list_cmd(db: Optional[Path] = DB) -> None:
-    """Table of FRet datasets with counts and relabel rate."""
+    """Table of FRet datasets with counts, seed-found and relabel rates."""
     import pandas as pd
 
     from gecko_bench.report import frame_table
@@ -114,8 +114,10 @@ def list_cmd(db: Optional[Path] = DB) -> None:
         "dataset": frame.dataset_id, "llm": frame.llm, "retriever": frame.retriever,
         "seeds": [f"{d}/{n}" for d, n in zip(frame.seeds_done, frame.n_seeds)],
         "queries": frame.n_queries, "rejects": frame.n_rejects,
+        "found": frame.seed_found_rate.map(lambda v: "-" if pd.isna(v) else f"{v:.2f}"),
         "relabel": frame.relabel_rate.map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")})
-    console.print(frame_table(shown, "FRet datasets (relabel: share of queries whose top "
+    console.print(frame_table(shown, "FRet datasets (found: share of queries whose seed is "
+                              "among their retrieved neighbours; relabel: share whose top "
                               "passage is not their seed)"))
 
 

@@ -437,7 +437,8 @@ def fret_datasets_frame(db_path: str | Path | None = None) -> pd.DataFrame:
 
     Columns: dataset_id, llm, retriever, status, n_seeds, n_neighbours, n_shards, rrf_k,
     seeds_done, n_queries, n_rejects, relabel_rate (share of queries whose top RRF neighbour is
-    not the seed), created_at, finished_at, run_id, config (JSON).
+    not the seed), seed_found_rate (share of queries whose seed is among their n_neighbours
+    retrieved neighbours), created_at, finished_at, run_id, config (JSON).
     """
     with connect(db_path, read_only=True) as con:
         if not table_exists(con, "fret_datasets"):
@@ -454,6 +455,11 @@ def fret_datasets_frame(db_path: str | Path | None = None) -> pd.DataFrame:
                    (SELECT avg(CASE WHEN n.passage_id <> q.seed_id THEN 1.0 ELSE 0.0 END)
                       FROM fret_queries q JOIN fret_neighbours n USING (dataset_id, query_id)
                      WHERE q.dataset_id = d.dataset_id AND n.rrf_rank = 1) AS relabel_rate,
+                   (SELECT avg(CASE WHEN EXISTS (
+                               SELECT 1 FROM fret_neighbours n WHERE n.dataset_id = q.dataset_id
+                                  AND n.query_id = q.query_id AND n.passage_id = q.seed_id)
+                           THEN 1.0 ELSE 0.0 END)
+                      FROM fret_queries q WHERE q.dataset_id = d.dataset_id) AS seed_found_rate,
                    d.created_at, d.finished_at, d.run_id, d.config
               FROM fret_datasets d ORDER BY d.created_at DESC""").df()
 
