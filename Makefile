@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 GB := $(VENV)/bin/gecko-bench
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
+# The torch that make installs first (tested; a local CPU wheel here, CUDA from PyPI elsewhere).
+# pyproject only asks for torch>=2.6, so a venv with its own torch keeps it.
+TORCH ?= torch==2.13.0
 
 .PHONY: install assets test-assets demo test llamacpp clean-venv
 
@@ -13,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	# torch first, pinned: it takes the local CPU wheel instead of a CUDA build.
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check '$(TORCH)'
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
