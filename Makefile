@@ -30,7 +30,7 @@ assets: install
 test-assets: install
 	$(GB) assets fetch --models minilm-l6 --models smollm2-135m --models mpnet-base \
 		--models e5-small-multilingual \
-		--data debian-faq --data manpages --data manpages-dev --data wordnet --data fortunes --data bible \
+		--data debian-faq --data manpages --data manpages-dev --data manpages-l10n --data wordnet --data fortunes --data bible \
 		--data gensim-test-data --data brown --data spamassassin --data nlp-corpus \
 		--data janeaustenr
 

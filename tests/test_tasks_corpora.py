@@ -36,6 +36,22 @@ def test_manpages_name_line_and_body():
     assert len({p.description for p in pages.values()}) == len(pages)
 
 
+def test_translated_manpages_read_their_own_headings():
+    """manpages-l10n titles NAME / DESCRIPTION in the page's language; alias links are left out,
+    so each page keeps its own name."""
+    de = {p.id: p for p in manpages.translated_pages("de")}
+    fr = {p.id: p for p in manpages.translated_pages("fr")}
+    assert (len(de), len(fr)) == (846, 374)
+    assert de["acct.5"].description == "Datei zur Prozessabrechnung"
+    assert de["acct.5"].body.startswith("Wenn der Kernel mit aktivierter Prozessabrechnungsoption")
+    assert fr["acct.5"].description == "Fichier de comptabilité des processus"
+    assert fr["acct.5"].body.startswith("Si le noyau a été compilé")
+    assert "[.1" not in de and "test.1" in de  # "[" is a link to test(1)
+    for pages in (de, fr):
+        assert len({p.description for p in pages.values()}) == len(pages)
+        assert not any(re.search(r"\\f[BIRP]|^\.[A-Z]{2} ", p.body) for p in pages.values())
+
+
 def test_wordnet_glosses_and_lexnames():
     names = wordnet.lexnames()
     assert len(names) == 45 and names[5] == "noun.animal" and names[18] == "noun.person"

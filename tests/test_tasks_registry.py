@@ -21,7 +21,7 @@ DETERMINISM_TASKS = [
     "DebianFAQParagraphRetrieval-tiny", "DebianFAQReranking-tiny", "LeeSTS-tiny", "FortunesClassification-tiny",
     "BrownGenreClassification-tiny", "BrownGenreClustering-tiny", "FortunesClustering-tiny",
     "BibleParaphrasePairClassification-tiny", "BibleBitextMining-tiny",
-    "DebianFAQBitextMining-tiny",
+    "DebianFAQBitextMining-tiny", "ManPageMultilingualRetrieval-tiny",
 ]
 FINGERPRINT = """
 import hashlib, json, sys
@@ -39,10 +39,20 @@ print(json.dumps(out))
 """
 
 
+V1 = ["DebianFAQRetrieval", "ManPageRetrieval", "DebianFAQParagraphRetrieval",
+      "DebianFAQMultilingualRetrieval", "DebianFAQReranking", "LeeSTS", "FortunesClassification",
+      "SpamAssassinClassification", "PangLeePolarityClassification", "BrownGenreClassification",
+      "BrownGenreClustering", "WordNetLexnameClustering", "FortunesClustering",
+      "BibleParaphrasePairClassification", "BibleBitextMining", "DebianFAQBitextMining"]
+
+
 def test_suites_cover_every_category_and_tiny_mirrors_full():
     suites = list_suites()
     assert {"gecko-offline-v1", "gecko-offline-tiny", "miracl-offline"} <= set(suites)
+    assert suites["gecko-offline-v1"] == V1  # frozen: new tasks go into a new version
+    assert suites["gecko-offline-v2"] == [*V1, "ManPageMultilingualRetrieval"]
     assert suites["gecko-offline-tiny"] == [n + "-tiny" for n in suites["gecko-offline-v1"]]
+    assert suites["gecko-offline-v2-tiny"] == [n + "-tiny" for n in suites["gecko-offline-v2"]]
     cats = {task_category(t) for t in get_suite("gecko-offline-v1")}
     assert cats == set(CATEGORIES)
 
@@ -168,3 +178,21 @@ def test_selection_task_is_reported_by_no_suite_and_shares_no_page_with_man_page
     assert not set(corpus.values()) & set(other["corpus"]["text"])
     with pytest.raises(InputError, match="training pairs"):
         overlap_guard([split["queries"][0]["text"]], "training pairs")
+
+
+def test_translated_man_page_retrieval_searches_every_page_of_its_language():
+    from gecko_bench.corpora import manpages
+
+    task = get_task("ManPageMultilingualRetrieval")
+    task.load_data()
+    assert task.hf_subsets == ["de", "fr"]
+    for lang, data in task.dataset.items():
+        pages = {p.id: p for p in manpages.translated_pages(lang)}
+        split = data["test"]
+        corpus = {d["id"]: d["text"] for d in split["corpus"]}
+        assert corpus == {i: p.body for i, p in pages.items()}
+        assert len(split["queries"]) == len(pages)
+        for q in split["queries"]:
+            page = pages[q["id"].removeprefix("q:")]
+            assert q["text"] == f"{page.name} - {page.description}"
+            assert split["relevant_docs"][q["id"]] == {page.id: 1}

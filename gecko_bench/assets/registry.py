@@ -286,6 +286,18 @@ DATA_SOURCES: dict[str, DataSource] = {
             size_mb=1.3,
         ),
         DataSource(
+            name="manpages-l10n",
+            packages=(_deb("manpages-de", "4.18.1-1",
+                           "37d2e7ee51f22952aecec3af93647ff59194a3c74bb7a694560f49c7f7ab3978"),
+                      _deb("manpages-fr", "4.18.1-1",
+                           "ec29759cc0e4a44dc7719c1e32869d0060667049e584f09556f0d982b969ea33")),
+            licence="GPL-3+ (manpages-l10n translations)",
+            description="German and French translations of Linux man pages (manpages-l10n)",
+            used_for="evaluation: multilingual title-to-body retrieval",
+            size_mb=5.5,
+            extra={"languages": "de,fr"},
+        ),
+        DataSource(
             name="manpages-dev",
             packages=(_deb("manpages-dev", "6.03-2",
                            "96f55cb5e26231d5567c89b692bced63825a14a2d5bd18fdf16ea2ed44eb9838"),),

@@ -13,12 +13,17 @@ import re
 import shlex
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from gecko_bench.assets import data_dir
 from gecko_bench.corpora._common import clean_ws, truncate_words
 
 SOURCE = "manpages"
 DEV_SOURCE = "manpages-dev"
+L10N_SOURCE = "manpages-l10n"
+# NAME and DESCRIPTION as the translated pages title them (manpages-l10n 4.18).
+HEADINGS = {"en": ("NAME", "DESCRIPTION"), "de": ("BEZEICHNUNG", "BESCHREIBUNG"),
+            "fr": ("NOM", "DESCRIPTION")}
 LICENCE = "various free licences (Linux man-pages project; see each page's SPDX line)"
 BODY_WORDS = 300  # page bodies are cut to this many words (models read ~256 tokens anyway)
 
@@ -95,21 +100,26 @@ def roff_sections(source: str) -> list[tuple[str, list[str]]]:
     return sections
 
 
-def parse_page(source: str, file_name: str) -> ManPage | None:
-    """A :class:`ManPage` from roff source, or None for alias (``.so``) or NAME-less pages."""
+def parse_page(source: str, file_name: str, headings: tuple[str, str] = ("NAME", "DESCRIPTION"),
+               ) -> ManPage | None:
+    """A :class:`ManPage` from roff source, or None for alias (``.so``) or NAME-less pages.
+
+    `headings` are the NAME and DESCRIPTION section titles (translated pages use their
+    language's: :data:`HEADINGS`)."""
     if re.search(r"^\.so\s", source, flags=re.M):
         return None
+    name_heading, body_heading = headings
     sections = roff_sections(source)
     by_name = {h: ls for h, ls in sections}
-    name_lines = by_name.get("NAME")
+    name_lines = by_name.get(name_heading)
     if not name_lines:
         return None
     name_line = clean_ws(" ".join(name_lines))
     names, sep, description = name_line.partition(" - ")
     if not sep:
         return None
-    body_sections = [(h, ls) for h, ls in sections if h and h != "NAME"]
-    preferred = [ls for h, ls in body_sections if h == "DESCRIPTION"]
+    body_sections = [(h, ls) for h, ls in sections if h and h != name_heading]
+    preferred = [ls for h, ls in body_sections if h == body_heading]
     body_lines = preferred[0] if preferred else [line for _, ls in body_sections for line in ls]
     body = truncate_words(clean_ws(" ".join(body_lines)), BODY_WORDS)
     stem = file_name.removesuffix(".gz")
@@ -128,11 +138,27 @@ def man_pages(source: str = SOURCE) -> tuple[ManPage, ...]:
     (copies such as latin1/iso_8859-1, or a function's page linked under each of its names)
     are dropped, keeping the first by name, so every description identifies one page.
     """
-    root = data_dir(source) / source / "usr/share/man"
+    return _distinct(data_dir(source) / source / "usr/share/man", HEADINGS["en"])
+
+
+@lru_cache(maxsize=2)
+def translated_pages(lang: str) -> tuple[ManPage, ...]:
+    """The pages of manpages-l10n in `lang` (``de`` or ``fr``), as :func:`man_pages`: distinct
+    NAME descriptions, the DESCRIPTION section (under its translated titles) as the body."""
+    root = data_dir(L10N_SOURCE) / f"manpages-{lang}" / "usr/share/man" / lang
+    return _distinct(root, HEADINGS[lang], skip_links=True)
+
+
+def _distinct(root: Path, headings: tuple[str, str], skip_links: bool = False,
+              ) -> tuple[ManPage, ...]:
+    """Parsed pages under `root`, one per NAME description (the first by id). `skip_links`
+    leaves out symbolic links (an alias page under another name), so a page keeps its own."""
     pages = []
     for path in sorted(root.glob("man*/*.gz")):
+        if skip_links and path.is_symlink():
+            continue
         with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-            page = parse_page(fh.read(), path.name)
+            page = parse_page(fh.read(), path.name, headings)
         if page is not None:
             pages.append(page)
     unique: dict[str, ManPage] = {}

@@ -22,6 +22,7 @@ MTEB_LICENCE = {
     "debian-faq": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
     "manpages": "multiple",
     "manpages-dev": "multiple",
+    "manpages-l10n": "gpl-3.0",
     "wordnet": "https://wordnet.princeton.edu/license-and-commercial-use",
     "fortunes": "multiple",
     "bible": "https://creativecommons.org/publicdomain/mark/1.0/",

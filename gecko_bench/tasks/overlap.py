@@ -32,8 +32,8 @@ from gecko_bench.errors import InputError
 WINDOW = 13
 _NON_WORD = re.compile(r"[\W_]+")
 _CODE_DIRS = ("tasks", "corpora")
-_SOURCES = ("debian-faq", "manpages", "manpages-dev", "wordnet", "fortunes", "bible",
-            "gensim-test-data", "brown", "spamassassin")
+_SOURCES = ("debian-faq", "manpages", "manpages-dev", "manpages-l10n", "wordnet", "fortunes",
+            "bible", "gensim-test-data", "brown", "spamassassin")
 
 
 def normalize_text(s: str) -> str:
