@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from gecko_bench.cli import assets, dashboard, perf
-from gecko_bench.cli.output import EXIT_CODES_HELP, version_text
+from gecko_bench.cli.output import EXIT_CODES_HELP, quiet_third_party, version_text
 
 app = typer.Typer(
     name="gecko-bench",
@@ -37,10 +37,15 @@ def main(
         help="Cache folder for models and data (default ~/.cache/gecko-bench)."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
                                  help="Print the version (and git commit) and exit."),
+    verbose: bool = typer.Option(
+        False, "--verbose", envvar="GECKO_BENCH_VERBOSE",
+        help="Also show third-party progress bars and warnings (hidden by default)."),
 ) -> None:
     """gecko-bench: Gecko-style distillation and embedding benchmarks, offline-first."""
     if home is not None:
         os.environ["GECKO_BENCH_HOME"] = str(home)
+    if not verbose:
+        quiet_third_party()
 
 
 app.add_typer(assets.app, name="assets")

@@ -29,6 +29,30 @@ EXIT_CODES_HELP = (
 )
 
 
+# Libraries whose warnings are theirs to fix, not the user's (sklearn's UndefinedMetricWarning
+# on tiny classification splits, torch / transformers deprecations, ...); `--verbose` shows them.
+_QUIET_MODULES = (r"(sklearn|torch|transformers|sentence_transformers|mteb|datasets|"
+                  r"huggingface_hub|accelerate|gguf|pytrec_eval|beir|bm25s)(\.|$)")
+_QUIET_ENV = {
+    "TQDM_DISABLE": "1",  # third-party tqdm bars ("Loading weights", de-quantizing); ours are rich
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+
+
+def quiet_third_party() -> None:
+    """Keep third-party progress bars and warnings out of a command's output: only our own
+    progress lines and results remain. Environment variables (set unless the user set them),
+    so torchrun workers inherit them; read when those libraries are first imported, which
+    commands do lazily, after this runs."""
+    import warnings
+
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", module=_QUIET_MODULES)
+
+
 def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
     """`fmt` if it is one of `allowed`, else InputError (exit 2, one line)."""
     if fmt not in allowed:
