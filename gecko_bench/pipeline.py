@@ -92,9 +92,9 @@ def model_dims(model: str, requested: list[int]) -> list[int]:
     if model in assets.MODELS:
         full = assets.get_model(model).dim
     else:
-        from gecko_bench.assets.loaders import load_sentence_transformer
+        from gecko_bench.assets.loaders import embedding_dimension, load_sentence_transformer
 
-        full = load_sentence_transformer(model).get_sentence_embedding_dimension()
+        full = embedding_dimension(load_sentence_transformer(model))
     return sorted({d for d in requested if d <= full} | {full}, reverse=True)
 
 

@@ -50,6 +50,9 @@ def built(tmp_path_factory, llm):
 def test_resume_after_kill_loses_and_duplicates_nothing(built, llm):
     db, ds, killed_at = built
     assert ds == fret.dataset_id(CFG)
+    # the killed CLI build and the resumed one are one dataset (a profile default that enters
+    # the id once made the "resume" a second, fresh build)
+    assert S.fret_datasets_frame(db).dataset_id.tolist() == [ds]
     con = duckdb.connect(str(db), read_only=True)
     try:
         batches = con.execute("SELECT batch_index FROM fret_batches WHERE dataset_id = ? "

