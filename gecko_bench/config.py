@@ -203,7 +203,8 @@ def _demo() -> Profile:
     # GPL-style labels, the recipe that measured best at this scale (README "Domain adaptation"):
     # gemma3-270m writes 4 German questions per answer, the seed is the positive, the
     # retriever's ranks 5-10 the negatives, no LLM re-ranking. +6.50 [+1.14, +11.67] in 13 min
-    # 12 s on 2 cores (AMX bfloat16) on 2026-12-02; 8 questions per answer gave +8.42 in 15 min.
+    # 12 s on 2 cores (AMX bfloat16) on 2026-12-02, +8.63 [+2.21, +15.00] in 9 min 21 s on
+    # 2026-12-04 (README "Measured"); 8 questions per answer gave +8.42 in 15 min.
     return Profile(
         name="demo",
         fret=FretConfig(llm="gemma3-270m", generation="questions-de", max_new_tokens=40,
