@@ -100,7 +100,7 @@ def roff_sections(source: str) -> list[tuple[str, list[str]]]:
     return sections
 
 
-def parse_page(source: str, file_name: str, headings: tuple[str, str] = ("NAME", "DESCRIPTION"),
+def parse_page(source: str, file_name: str, headings: tuple[str, str] = HEADINGS["en"],
                ) -> ManPage | None:
     """A :class:`ManPage` from roff source, or None for alias (``.so``) or NAME-less pages.
 
