@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Everything the main job needs (models ~940 MB, open data ~78 MB).
+# Everything the main job needs (models ~940 MB, open data ~86 MB).
 assets: install
 	$(GB) assets fetch
 
