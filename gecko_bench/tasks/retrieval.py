@@ -6,6 +6,7 @@ Corpora are small and searched in full; queries are the FAQ questions / man-page
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from datasets import Dataset
@@ -95,6 +96,17 @@ class DebianFAQMultilingualRetrieval(GeckoTask, AbsTaskRetrieval):
         return {lg: {"test": faq_retrieval_split(lg, self.tiny)} for lg in self.hf_subsets}
 
 
+def man_page_split(pages: Sequence[manpages.ManPage], picked: set[str],
+                   in_corpus: set[str]) -> dict[str, Any]:
+    """NAME line (``name - description``) -> page body, for the `picked` pages as queries over
+    the `in_corpus` pages: the construction every man-page retrieval task shares."""
+    queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in pages
+               if p.id in picked]
+    corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages if p.id in in_corpus]
+    qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
+    return retrieval_split(queries, corpus, qrels)
+
+
 class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
     """Linux man pages: the NAME line (``name - description``) retrieves the page's DESCRIPTION."""
 
@@ -114,11 +126,7 @@ class ManPageRetrieval(GeckoTask, AbsTaskRetrieval):
         ids = [p.id for p in pages]
         picked, in_corpus = (tiny_slice(ids, TINY_QUERIES, 100) if self.tiny
                              else (set(ids), set(ids)))
-        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in pages
-                   if p.id in picked]
-        corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages if p.id in in_corpus]
-        qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
-        return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
+        return {"default": {"test": man_page_split(pages, picked, in_corpus)}}
 
 
 MAN_LANGS = {"de": "deu-Latn", "fr": "fra-Latn"}
@@ -150,12 +158,7 @@ class ManPageMultilingualRetrieval(GeckoTask, AbsTaskRetrieval):
             ids = [p.id for p in pages]
             picked, in_corpus = (tiny_slice(ids, 30, 100) if self.tiny
                                  else (set(ids), set(ids)))
-            queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"}
-                       for p in pages if p.id in picked]
-            corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages
-                      if p.id in in_corpus]
-            qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
-            out[lang] = {"test": retrieval_split(queries, corpus, qrels)}
+            out[lang] = {"test": man_page_split(pages, picked, in_corpus)}
         return out
 
 
@@ -186,11 +189,7 @@ class ManPageFunctionRetrieval(GeckoTask, AbsTaskRetrieval):
         pages = manpages.man_pages(manpages.DEV_SOURCE)
         ids = [p.id for p in pages]
         picked, in_corpus = tiny_slice(ids, self.n_queries, 100 if self.tiny else len(ids))
-        queries = [{"id": f"q:{p.id}", "text": f"{p.name} - {p.description}"} for p in pages
-                   if p.id in picked]
-        corpus = [{"id": p.id, "title": "", "text": p.body} for p in pages if p.id in in_corpus]
-        qrels = {f"q:{p.id}": {p.id: 1} for p in pages if p.id in picked}
-        return {"default": {"test": retrieval_split(queries, corpus, qrels)}}
+        return {"default": {"test": man_page_split(pages, picked, in_corpus)}}
 
 
 def faq_paragraphs(min_words: int) -> list[tuple[str, str, str]]:
