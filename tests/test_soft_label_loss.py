@@ -13,7 +13,7 @@ import torch
 from gecko_bench.config import TrainConfig
 from gecko_bench.errors import InputError
 from tests.conftest_train import write_jsonl
-from trainers.data import Example, read_fret_jsonl, soft_labels, teacher_margin, to_dataset
+from trainers.data import read_fret_jsonl, soft_labels, teacher_margin, to_dataset
 from trainers.losses import (
     GeckoLoss,
     GeckoMarginMSELoss,

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gecko_bench.errors import AssetError
 from gecko_bench.assets.registry import (
     DATA_SOURCES,
     MODELS,
@@ -37,10 +38,6 @@ from gecko_bench.assets.registry import (
     get_model,
     get_source,
 )
-
-
-class AssetError(RuntimeError):
-    """A missing, corrupt or unfetchable asset; the message says what to do."""
 
 
 def gecko_home() -> Path:

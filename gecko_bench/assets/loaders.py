@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from gecko_bench.assets.fetch import AssetError, verify_model_weights
+from gecko_bench.assets.fetch import verify_model_weights
+from gecko_bench.errors import AssetError
 from gecko_bench.assets.registry import MODELS
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gecko_bench.errors import InputError
+
 Registry = Literal["pypi", "debian", "npm"]
 
 
@@ -391,8 +393,8 @@ DATA_SOURCES: dict[str, DataSource] = {
 }
 
 
-def _unknown(kind: str, name: str, valid: dict) -> KeyError:
-    return KeyError(f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}")
+def _unknown(kind: str, name: str, valid: dict) -> InputError:
+    return InputError(f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}")
 
 
 def default_models() -> list[str]:
@@ -401,14 +403,14 @@ def default_models() -> list[str]:
 
 
 def get_model(name: str) -> ModelAsset:
-    """The registered model called `name`, or a KeyError listing the valid names."""
+    """The registered model called `name`; InputError listing the valid names otherwise."""
     if name not in MODELS:
         raise _unknown("model", name, MODELS)
     return MODELS[name]
 
 
 def get_source(name: str) -> DataSource:
-    """The registered data source called `name`, or a KeyError listing the valid names."""
+    """The registered data source called `name`; InputError listing the valid names otherwise."""
     if name not in DATA_SOURCES:
         raise _unknown("data source", name, DATA_SOURCES)
     return DATA_SOURCES[name]

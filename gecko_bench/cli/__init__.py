@@ -67,12 +67,12 @@ def run() -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from gecko_bench.errors import USER_ERRORS
+    from gecko_bench.errors import GeckoBenchError
 
     try:
         app()
-    except USER_ERRORS as exc:
-        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    except GeckoBenchError as exc:
+        message = str(exc)
         # One line whatever the terminal width or the message's own line breaks; the message
         # is never read as markup.
         line = " ".join(part.strip() for part in message.splitlines() if part.strip())

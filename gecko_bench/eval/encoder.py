@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gecko_bench.assets.fetch import AssetError
+from gecko_bench.errors import AssetError
 from gecko_bench.assets.registry import MODELS
 from gecko_bench.eval.cache import EmbeddingCache, text_key
 from gecko_bench.eval.prompts import TaskPrompt, render, task_prompt

@@ -23,7 +23,7 @@ import torch
 
 from gecko_bench import hardware
 from gecko_bench.assets import MODELS, gecko_home, sha256_file, verify_model_weights
-from gecko_bench.assets.fetch import AssetError
+from gecko_bench.errors import AssetError
 from gecko_bench.hardware import cpu_has_native_bf16  # noqa: F401  (re-exported)
 from gecko_bench.llm.base import LLM, cut_at_stop, one_token_choices
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from gecko_bench.errors import StoreError
+
 # v2: every score and item score carries its evaluation identity (see store/scores.py).
 # v3: a FRet reject is keyed by its query replica too (see store/fret.py).
 SCHEMA_VERSION = 3
@@ -33,10 +35,6 @@ DEFAULT_DB = Path("results") / "gecko_bench.duckdb"
 TABLES: dict[str, str] = {}
 # Target version -> steps that upgrade a file of the version before it (in registration order).
 MIGRATIONS: dict[int, list[Callable[[duckdb.DuckDBPyConnection], None]]] = {}
-
-
-class StoreError(RuntimeError):
-    """The results database cannot be used as asked; the message says why."""
 
 
 def register_tables(ddl: dict[str, str]) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from gecko_bench.store.core import StoreError, connect, default_db_path, table_exists
+from gecko_bench.errors import StoreError
+from gecko_bench.store.core import connect, default_db_path, table_exists
 
 RUN_HINT = "`make demo` (or `gecko-bench run --profile tiny`)"
 

@@ -15,7 +15,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from gecko_bench.store.core import (TABLES, StoreError, column_exists, connect, register_migration,
+from gecko_bench.errors import StoreError
+from gecko_bench.store.core import (TABLES, column_exists, connect, register_migration,
                                     register_tables, table_exists, transaction)
 
 register_tables({

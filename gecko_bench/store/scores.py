@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from gecko_bench.errors import StoreError
 from gecko_bench.store.core import (
     column_exists,
     connect,
@@ -382,7 +383,7 @@ def run_selection(db_path: str | Path | None, run_id: str) -> Selection:
                           [run_id]).fetchone()
     config = json.loads(row[0]) if row and row[0] else {}
     if "model_id" not in config or "code_version" not in config:
-        raise KeyError(f"run {run_id} records no evaluation protocol (written by an older "
+        raise StoreError(f"run {run_id} records no evaluation protocol (written by an older "
                        "gecko_bench)")
     return config["model_id"], Protocol.of(config)
 
