@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gecko_bench import assets as A
+from gecko_bench import assets
 from gecko_bench.assets.registry import default_models
 from gecko_bench.progress import StageProgress
 
@@ -19,24 +19,24 @@ console = Console()
 @app.command("list")
 def list_assets() -> None:
     """Table of every registered model and data source with its fetch status and licence."""
-    table = Table(title=f"gecko-bench assets ({A.gecko_home()})")
+    table = Table(title=f"gecko-bench assets ({assets.gecko_home()})")
     # Names and sizes never shrink to an ellipsis on a narrow terminal; the licence wraps.
-    longest = max(len(n) for n in [*A.MODELS, *A.DATA_SOURCES])
+    longest = max(len(n) for n in [*assets.MODELS, *assets.DATA_SOURCES])
     table.add_column("name", no_wrap=True, min_width=longest)
     table.add_column("kind", overflow="fold")
     table.add_column("status", overflow="fold")
     table.add_column("size", no_wrap=True, min_width=8)
     table.add_column("licence", overflow="fold")
-    for m in A.MODELS.values():
-        status = "fetched" if A.is_fetched("model", m.name) else "missing"
+    for m in assets.MODELS.values():
+        status = "fetched" if assets.is_fetched("model", m.name) else "missing"
         table.add_row(m.name, f"model ({m.kind})", status, f"{m.size_mb} MB", m.licence)
     from gecko_bench.eval import lexical  # nothing to fetch: a Python dependency
 
     for name in lexical.LEXICAL_MODELS:
         table.add_row(name, f"model ({lexical.KIND})", lexical.availability(), "0 MB",
                       lexical.LICENCE)
-    for d in A.DATA_SOURCES.values():
-        status = "fetched" if A.is_fetched("data", d.name) else "missing"
+    for d in assets.DATA_SOURCES.values():
+        status = "fetched" if assets.is_fetched("data", d.name) else "missing"
         table.add_row(d.name, "data", status, f"{d.size_mb} MB", d.licence)
     console.print(table)
 
@@ -54,15 +54,15 @@ def fetch(
     With neither --models nor --data, fetches every model not marked on-request, and all data.
     """
     if models is None and data is None:
-        models, data = default_models(), list(A.DATA_SOURCES)
-    work = [("model", A.get_model(n).name) for n in models or []] + \
-           [("data", A.get_source(n).name) for n in data or []]
+        models, data = default_models(), list(assets.DATA_SOURCES)
+    work = [("model", assets.get_model(n).name) for n in models or []] + \
+           [("data", assets.get_source(n).name) for n in data or []]
     with StageProgress(console=console) as progress:
         bar = progress.add_task("fetching assets", total=len(work))
         for kind, name in work:
-            already = A.is_fetched(kind, name)
+            already = assets.is_fetched(kind, name)
             progress.update(bar, description=f"{kind} {name}")
-            path = A.fetch_model(name) if kind == "model" else A.fetch_source(name)
+            path = assets.fetch_model(name) if kind == "model" else assets.fetch_source(name)
             progress.console.print(f"  {kind:5} {name:24} {'cached' if already else 'fetched'}"
                                    f"  {path}")
             progress.advance(bar)
@@ -71,7 +71,7 @@ def fetch(
 @app.command("verify")
 def verify() -> None:
     """Re-hash every fetched package and weight file; exit 1 if anything is corrupt."""
-    rows = A.verify()
+    rows = assets.verify()
     table = Table(title="asset verification")
     for col in ("asset", "item", "status"):
         table.add_column(col)

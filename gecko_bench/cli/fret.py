@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gecko_bench import config as C
+from gecko_bench import config
 from gecko_bench.cli.perf import app as perf_app
 
 app = typer.Typer(help="FRet data: LLM-generated queries, LLM-ranked neighbours, mined pairs.",
@@ -21,8 +21,8 @@ DB = typer.Option(None, "--db", envvar="GECKO_BENCH_DB",
                   help="DuckDB file (default results/gecko_bench.duckdb).")
 
 
-def _cfg(profile: str, **overrides) -> C.FretConfig:
-    cfg = C.resolve(profile).fret
+def _cfg(profile: str, **overrides) -> config.FretConfig:
+    cfg = config.resolve(profile).fret
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -81,7 +81,7 @@ def build_cmd(
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
     dataset_id(cfg, device)  # bad ranker, filter, scoring, generation or dtype: nothing stored
-    run_id = start_run("fret", C.as_dict(cfg), provenance.collect(device), profile=profile,
+    run_id = start_run("fret", config.as_dict(cfg), provenance.collect(device), profile=profile,
                        db_path=db)
     try:
         llm_obj = None
@@ -103,9 +103,9 @@ def list_cmd(db: Optional[Path] = DB) -> None:
     import pandas as pd
 
     from gecko_bench.report import frame_table
-    from gecko_bench.store import fret as S
+    from gecko_bench.store import fret as fret_store
 
-    frame = S.fret_datasets_frame(db)
+    frame = fret_store.fret_datasets_frame(db)
     if frame.empty:
         console.print("no FRet datasets in this store")
         return
@@ -125,17 +125,17 @@ def list_cmd(db: Optional[Path] = DB) -> None:
 def show_cmd(dataset_id: str, n: int = typer.Option(5, help="Queries to show."),
              db: Optional[Path] = DB) -> None:
     """A few queries with their seed and top neighbours by RRF, and the reject counts."""
-    from gecko_bench.store import fret as S
+    from gecko_bench.store import fret as fret_store
 
-    queries = S.fret_queries_frame(db, dataset_id).head(n)
+    queries = fret_store.fret_queries_frame(db, dataset_id).head(n)
     for q in queries.itertuples(index=False):
         console.print(f"[bold]{q.task_type}[/] | {q.task}\n  query: {q.query}\n"
                       f"  seed ({q.seed_source}): {q.seed_text[:120]}...")
-        nb = S.fret_neighbours_frame(db, dataset_id, q.query_id).head(3)
+        nb = fret_store.fret_neighbours_frame(db, dataset_id, q.query_id).head(3)
         for r in nb.itertuples(index=False):
             console.print(f"    rrf#{r.rrf_rank} ql#{r.ql_rank} rc#{r.rc_rank} ret#"
                           f"{r.retriever_rank} {'(seed) ' if r.is_seed else ''}{r.text[:80]}...")
-    rejects = S.fret_rejects_frame(db, dataset_id)
+    rejects = fret_store.fret_rejects_frame(db, dataset_id)
     console.print(f"rejects: {rejects['reason'].value_counts().to_dict() if len(rejects) else {}}")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from gecko_bench.errors import InputError
 from gecko_bench.fret.rank import POSITIVES, mine as mine_one, parse_negative
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 
 
 def mine(dataset_id: str, positive: str = "p1", negative: str = "lowest",
@@ -26,7 +26,7 @@ def mine(dataset_id: str, positive: str = "p1", negative: str = "lowest",
         parse_negative(negative)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    frame = S.mining_frame(db_path, dataset_id)
+    frame = fret_store.mining_frame(db_path, dataset_id)
     rows = []
     for qid, group in frame.groupby("query_id", sort=True):
         rng = random.Random(f"{seed}:{qid}:{positive}:{negative}")
@@ -34,8 +34,8 @@ def mine(dataset_id: str, positive: str = "p1", negative: str = "lowest",
                             list(zip(group["passage_id"], group["rrf_rank"])), positive,
                             negative, rng)
         rows.append((qid, pos, neg))
-    S.save_mined(db_path, dataset_id, positive, negative, rows)
-    return S.fret_examples_frame(db_path, dataset_id, positive, negative)
+    fret_store.save_mined(db_path, dataset_id, positive, negative, rows)
+    return fret_store.fret_examples_frame(db_path, dataset_id, positive, negative)
 
 
 def _num(value) -> float | int | None:
@@ -62,7 +62,7 @@ def export_training_jsonl(dataset_id: str, path: str | Path, positive: str = "p1
       log-prob, raw log p(Yes), Yes-vs-No log-prob, RRF score).
     """
     frame = mine(dataset_id, positive, negative, db_path)
-    nb = S.fret_neighbours_frame(db_path, dataset_id)
+    nb = fret_store.fret_neighbours_frame(db_path, dataset_id)
     by_query = {qid: g for qid, g in nb.groupby("query_id", sort=False)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,8 +100,8 @@ def export_parquet(dataset_id: str, folder: str | Path, positive: str = "p1",
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     frames = {"examples": mine(dataset_id, positive, negative, db_path),
-              "neighbours": S.fret_neighbours_frame(db_path, dataset_id),
-              "rejects": S.fret_rejects_frame(db_path, dataset_id)}
+              "neighbours": fret_store.fret_neighbours_frame(db_path, dataset_id),
+              "rejects": fret_store.fret_rejects_frame(db_path, dataset_id)}
     out = []
     for name, frame in frames.items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)

@@ -14,21 +14,21 @@ from typing import TypeVar
 import torch
 from scipy.stats import spearmanr
 
-from gecko_bench import config as C
+from gecko_bench import config
 from gecko_bench.corpora.seeds import seed_passages
-from gecko_bench.fret import prompts as P
+from gecko_bench.fret import prompts
 from gecko_bench.llm.transformers_backend import TransformersLLM, resolve_dtype
 from gecko_bench.provenance import device_name
 
 T = TypeVar("T")
 
 
-def naive_logprobs(llm: TransformersLLM, prefix: str, prompts: list[str],
+def naive_logprobs(llm: TransformersLLM, prefix: str, prompt_texts: list[str],
                    continuations: list[str]) -> list[float]:
     """The obvious loop: one full forward per pair (prefix re-encoded, logits for every
     position through the vocabulary head, no batching)."""
     out = []
-    for prompt, cont in zip(prompts, continuations):
+    for prompt, cont in zip(prompt_texts, continuations):
         ids, start = llm._split(prefix + prompt, cont)
         with torch.inference_mode():
             logits = llm.model(input_ids=torch.tensor([ids], device=llm.device)).logits[0]
@@ -53,17 +53,17 @@ def run(llm: str = "smollm2-135m", n_pairs: int = 48, n_seeds: int = 8,
     fast = fp32 if fast_dtype == "float32" else TransformersLLM(llm, batch_size=16,
                                                                  dtype=fast_dtype)
     passages = seed_passages(limit=n_pairs, seed=1)
-    pairs = [P.ql_pair(p.text, P.EXAMPLES[i % len(P.EXAMPLES)].query)
+    pairs = [prompts.ql_pair(p.text, prompts.EXAMPLES[i % len(prompts.EXAMPLES)].query)
              for i, p in enumerate(passages)]
-    prompts, conts = [a for a, _ in pairs], [b for _, b in pairs]
-    prefix = P.ql_prefix()
+    prompt_texts, conts = [a for a, _ in pairs], [b for _, b in pairs]
+    prefix = prompts.ql_prefix()
     for model in [fp32] if fast is fp32 else [fp32, fast]:  # warm-up (and prefix cache)
-        model.logprobs(prompts[:2], conts[:2], prefix=prefix)
-    naive_logprobs(fp32, prefix, prompts[:1], conts[:1])
-    naive, t_naive = _timed(lambda: naive_logprobs(fp32, prefix, prompts, conts))
-    ours, t_ours = _timed(lambda: fp32.logprobs(prompts, conts, prefix=prefix))
+        model.logprobs(prompt_texts[:2], conts[:2], prefix=prefix)
+    naive_logprobs(fp32, prefix, prompt_texts[:1], conts[:1])
+    naive, t_naive = _timed(lambda: naive_logprobs(fp32, prefix, prompt_texts, conts))
+    ours, t_ours = _timed(lambda: fp32.logprobs(prompt_texts, conts, prefix=prefix))
     fast_scores, t_fast = (ours, t_ours) if fast is fp32 else \
-        _timed(lambda: fast.logprobs(prompts, conts, prefix=prefix))
+        _timed(lambda: fast.logprobs(prompt_texts, conts, prefix=prefix))
     result = {
         "llm": llm, "device": device_name("cpu"), "threads": torch.get_num_threads(),
         "pairs": len(pairs), "naive_pairs_per_s": len(pairs) / t_naive,
@@ -77,7 +77,7 @@ def run(llm: str = "smollm2-135m", n_pairs: int = 48, n_seeds: int = 8,
     if n_seeds:
         from gecko_bench.fret.pipeline import build
 
-        cfg = dataclasses.replace(C.FretConfig(llm=llm), n_seeds=n_seeds, batch_size=4)
+        cfg = dataclasses.replace(config.FretConfig(llm=llm), n_seeds=n_seeds, batch_size=4)
         with tempfile.TemporaryDirectory() as tmp:
             fast.batch_size = cfg.batch_size
             _, elapsed = _timed(lambda: build(cfg, db_path=Path(tmp) / "perf.duckdb", llm=fast,
@@ -127,11 +127,11 @@ def compare_backends(llm: str = "gemma3-270m", n_pairs: int = 40, n_gen: int = 4
 
     passages = seed_passages(limit=n_pairs, seed=1)
     # each query against several passages, as in re-ranking (query i's own passage among them)
-    pairs = [(p.text, P.EXAMPLES[(i // 4) % len(P.EXAMPLES)].query)
+    pairs = [(p.text, prompts.EXAMPLES[(i // 4) % len(prompts.EXAMPLES)].query)
              for i, p in enumerate(passages)]
     hf = TransformersLLM(llm, batch_size=8, dtype="auto")
     cpp = LlamaCppLLM(llm)
-    gen_prompts = [P.generation_prompt(p.text, i)[0] for i, p in enumerate(passages[:n_gen])]
+    gen_prompts = [prompts.generation_prompt(p.text, i)[0] for i, p in enumerate(passages[:n_gen])]
     scores, seconds, gen_s = {}, {}, {}
     for name, model in (("transformers", hf), ("llamacpp", cpp)):
         score_pairs(model, pairs[:2])  # warm-up: prefix caches, first-call allocations

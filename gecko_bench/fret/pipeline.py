@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gecko_bench import config as C
+from gecko_bench import config
 from gecko_bench.corpora.seeds import Passage, seed_passages
 from gecko_bench.errors import InputError
-from gecko_bench.fret import prompts as P
+from gecko_bench.fret import prompts
 from gecko_bench.fret.neighbours import Retriever
 from gecko_bench.fret.rank import filter_reason, parse_filter, ranks, rrf
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 
 # What decides the generated queries and every LLM score of a dataset ...
 SCORE_FIELDS = ("llm", "llm_backend", "retriever", "n_seeds", "n_neighbours", "temperature",
@@ -40,7 +40,7 @@ RANK_FIELDS = ("rrf_k", "rankers", "filter")
 IDENTITY_FIELDS = SCORE_FIELDS + RANK_FIELDS
 
 
-def compute_dtype(cfg: C.FretConfig, device: str = "cpu") -> str:
+def compute_dtype(cfg: config.FretConfig, device: str = "cpu") -> str:
     """The dtype the LLM computes in: resolved for transformers, as configured otherwise."""
     if cfg.llm_backend != "transformers":
         return cfg.llm_dtype
@@ -63,7 +63,7 @@ def check_rankers(rankers: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(rankers)
 
 
-def check_scoring(cfg: C.FretConfig) -> None:
+def check_scoring(cfg: config.FretConfig) -> None:
     """InputError when ``fret.llm_scoring=false`` is asked to rank or filter by scores it will
     not compute (every ranker but the retriever, and a teacher filter)."""
     if cfg.llm_scoring:
@@ -79,9 +79,9 @@ def check_scoring(cfg: C.FretConfig) -> None:
 
 def check_generation(generation: str) -> str:
     """``fret.generation`` as given; InputError naming the valid values otherwise."""
-    if generation not in P.GENERATIONS:
+    if generation not in prompts.GENERATIONS:
         raise InputError(f"unknown fret.generation {generation!r}; "
-                         f"valid: {', '.join(P.GENERATIONS)}")
+                         f"valid: {', '.join(prompts.GENERATIONS)}")
     return generation
 
 
@@ -89,13 +89,13 @@ def _hash(ident: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
+def _identity(cfg: config.FretConfig, fields: tuple[str, ...], device: str) -> dict:
     """What of `cfg` enters an id: a ``beir:`` source with its folder's content hash, and
     ``queries_per_seed`` only when it is not 1, ``generation`` only when it is not gecko and
     ``llm_scoring`` only when false (so every earlier dataset keeps its id)."""
     from gecko_bench.corpora.beir_folder import source_identity
 
-    ident = {k: getattr(cfg, k) for k in fields} | {"prompts": P.PROMPT_VERSION,
+    ident = {k: getattr(cfg, k) for k in fields} | {"prompts": prompts.PROMPT_VERSION,
                                                     "dtype": compute_dtype(cfg, device)}
     ident["sources"] = source_identity(cfg.sources)
     if cfg.queries_per_seed != 1:
@@ -107,14 +107,14 @@ def _identity(cfg: C.FretConfig, fields: tuple[str, ...], device: str) -> dict:
     return ident
 
 
-def scores_id(cfg: C.FretConfig, device: str = "cpu") -> str:
+def scores_id(cfg: config.FretConfig, device: str = "cpu") -> str:
     """Id of what the LLM computed for a config (queries and every neighbour's scores): two
     configs that differ only in :data:`RANK_FIELDS` share it, so one dataset can be derived
     from the other's stored scores without the LLM."""
     return "scores-" + _hash(_identity(cfg, SCORE_FIELDS, device))
 
 
-def dataset_id(cfg: C.FretConfig, device: str = "cpu") -> str:
+def dataset_id(cfg: config.FretConfig, device: str = "cpu") -> str:
     """Deterministic id of the dataset a config builds on `device` (prompt version and the
     LLM's compute dtype included: bfloat16 and float32 scores rank neighbours slightly
     differently; the RRF inputs and the query filter too)."""
@@ -144,7 +144,7 @@ def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int]:
 # ---------------------------------------------------------------- corpus and retrieval
 
 
-def target_of(cfg: C.FretConfig):
+def target_of(cfg: config.FretConfig):
     """The target corpus (:class:`~gecko_bench.tasks.overlap.TargetTexts`) of a domain job's
     ``beir:`` seed source, or None."""
     from gecko_bench.corpora.beir_folder import SOURCE_PREFIX, folder_of
@@ -160,7 +160,7 @@ def target_of(cfg: C.FretConfig):
     return TargetTexts(beir.name, [t for _, _, t in beir.documents()], beir.queries())
 
 
-def load_corpus(cfg: C.FretConfig) -> tuple[list[Passage], list[Passage]]:
+def load_corpus(cfg: config.FretConfig) -> tuple[list[Passage], list[Passage]]:
     """(corpus, seeds): the passages searched for neighbours and the first n_seeds of them
     (the corpus is shuffled by ``cfg.seed``, so the seeds are a sample of it).
 
@@ -216,7 +216,7 @@ class BatchResult:
     rejects: list[tuple[str, int, str, str, int]] = field(default_factory=list)
 
 
-def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_seed: int,
+def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: config.FretConfig, gen_seed: int,
              seen: set[str], target=None) -> BatchResult:
     """Stage 1: a task and a query per seed (``cfg.queries_per_seed`` of them, each from its
     own example rotation; with ``fret.generation=questions`` a question for the fixed
@@ -226,24 +226,25 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
     queries is rejected as ``target-query``."""
     out = BatchResult()
     k = cfg.queries_per_seed
-    questions = check_generation(cfg.generation) in P.QUESTION_PROMPTS
+    questions = check_generation(cfg.generation) in prompts.QUESTION_PROMPTS
     todo = [(i, p, r) for i, p in seeds for r in range(k)]
     for attempt in range(cfg.gen_attempts):
         if not todo:
             break
         if questions:
-            made = [(P.question_prompt(p.text, cfg.generation), P.QUESTION_TYPE)
+            made = [(prompts.question_prompt(p.text, cfg.generation), prompts.QUESTION_TYPE)
                     for _, p, _ in todo]
         else:
-            made = [P.generation_prompt(p.text, rotation=i * k + r + attempt) for i, p, r in todo]
+            made = [prompts.generation_prompt(p.text, rotation=i * k + r + attempt)
+                    for i, p, r in todo]
         texts = llm.generate([m[0] for m in made], max_new_tokens=cfg.max_new_tokens,
                              temperature=cfg.temperature, seed=gen_seed + 7919 * attempt,
                              stop=("\n",) if questions else ("\n\n", "\nPassage:"))
         retry = []
         for (i, passage, r), (_, followed), raw in zip(todo, made, texts):
-            parsed = P.parse_question(raw) if questions else P.parse_generation(raw)
-            why = "unparseable" if parsed is None else P.reject_reason(*parsed, passage.text)
-            if why is None and " ".join(P.words(parsed[1])) in seen:
+            parsed = prompts.parse_question(raw) if questions else prompts.parse_generation(raw)
+            why = "unparseable" if parsed is None else prompts.reject_reason(*parsed, passage.text)
+            if why is None and " ".join(prompts.words(parsed[1])) in seen:
                 why = "duplicate"
             if why is None and target is not None and target.query_of(parsed[1]) is not None:
                 why = "target-query"
@@ -252,8 +253,9 @@ def generate(llm: LLM, seeds: list[tuple[int, Passage]], cfg: C.FretConfig, gen_
                 retry.append((i, passage, r))
                 continue
             task, query = parsed
-            seen.add(" ".join(P.words(query)))
-            out.queries.append(Generated(i, passage, attempt, task, P.task_type(task, followed),
+            seen.add(" ".join(prompts.words(query)))
+            out.queries.append(Generated(i, passage, attempt, task,
+                                         prompts.task_type(task, followed),
                                          followed, query, r))
         todo = retry
     return out
@@ -283,10 +285,10 @@ def score_pairs(llm: LLM, pairs: list[tuple[str, str]]) -> dict[str, list[float]
     - ``rc_norm``: the same label normalised over the label set, log p(" Yes") -
       logsumexp(log p(" Yes"), log p(" No")), i.e. log P(Yes | Yes or No) at the label position.
     """
-    ql = [P.ql_pair(p, q) for p, q in pairs]
-    rc = [P.rc_pair(p, q)[0] for p, q in pairs]
-    ql_scores = llm.logprobs([a for a, _ in ql], [b for _, b in ql], prefix=P.ql_prefix())
-    labels = llm.choice_logprobs(rc, P.RC_LABELS, prefix=P.rc_prefix()) if pairs else []
+    ql = [prompts.ql_pair(p, q) for p, q in pairs]
+    rc = [prompts.rc_pair(p, q)[0] for p, q in pairs]
+    ql_scores = llm.logprobs([a for a, _ in ql], [b for _, b in ql], prefix=prompts.ql_prefix())
+    labels = llm.choice_logprobs(rc, prompts.RC_LABELS, prefix=prompts.rc_prefix()) if pairs else []
     return {"ql": ql_scores, "rc": [row[0] for row in labels],
             "rc_norm": [row[0] - _logsumexp(row) for row in labels]}
 
@@ -310,9 +312,9 @@ def rank_neighbours(ret_scores: list[float], scores: dict[str, list[float]], k: 
 
 
 def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.ndarray,
-          scores: dict[str, list[float]], cfg: C.FretConfig, ds: str, shard: int,
+          scores: dict[str, list[float]], cfg: config.FretConfig, ds: str, shard: int,
           batch_index: int) -> dict[str, list[tuple]]:
-    rows: dict[str, list[tuple]] = {t: [] for t in S._INSERT_COLUMNS}
+    rows: dict[str, list[tuple]] = {t: [] for t in fret_store._INSERT_COLUMNS}
     passages: dict[str, tuple] = {}
     n = cfg.n_neighbours
     conditions = parse_filter(cfg.filter)
@@ -354,7 +356,7 @@ def _py(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
+def derive(source: str, cfg: config.FretConfig, ds: str, db_path: str | Path | None,
            meta: dict) -> None:
     """Store dataset `ds` of `cfg` from the stored scores of `source`, without the LLM.
 
@@ -363,14 +365,14 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
     build would (the same :func:`rank_neighbours` on the same stored doubles) and
     ``cfg.filter`` drops queries as rejects, so the result equals a fresh build's.
     """
-    data = S.dataset_rows(db_path, source)
+    data = fret_store.dataset_rows(db_path, source)
     nb = data["fret_neighbours"].sort_values(["query_id", "retriever_rank"])
     if cfg.llm_scoring and nb["rc_norm_score"].isna().any():
         raise InputError(f"{source} has no normalised RC scores (built before prompt v2); "
                          "rebuild it")
     conditions = parse_filter(cfg.filter)
     groups = dict(tuple(nb.groupby("query_id", sort=False)))
-    rows: dict[str, list[tuple]] = {t: [] for t in S._INSERT_COLUMNS}
+    rows: dict[str, list[tuple]] = {t: [] for t in fret_store._INSERT_COLUMNS}
     rows["fret_rejects"] = [tuple(map(_py, r))
                             for r in data["fret_rejects"].itertuples(index=False)]
     kept_seeds: set[str] = set()
@@ -414,8 +416,9 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
     if not rows["fret_queries"]:
         raise InputError(f"fret.filter={cfg.filter} keeps no query of {source} "
                          f"({len(data['fret_queries'])} queries); nothing was stored")
-    n_shards = int(S.fret_datasets_frame(db_path).set_index("dataset_id").loc[source].n_shards)
-    S.write_derived(db_path, meta | {"n_shards": n_shards,
+    datasets = fret_store.fret_datasets_frame(db_path).set_index("dataset_id")
+    n_shards = int(datasets.loc[source].n_shards)
+    fret_store.write_derived(db_path, meta | {"n_shards": n_shards,
                                      "config": meta["config"] | {"derived_from": source}},
                     batches, rows)
 
@@ -423,7 +426,7 @@ def derive(source: str, cfg: C.FretConfig, ds: str, db_path: str | Path | None,
 # ---------------------------------------------------------------- build
 
 
-def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "cpu",
+def build(cfg: config.FretConfig, db_path: str | Path | None = None, device: str = "cpu",
           shard: str | tuple[int, int] | None = None, show_progress: bool = True,
           llm: LLM | None = None, run_id: str | None = None, derive_scores: bool = True) -> str:
     """Build (or resume) the FRet dataset of `cfg`; return its id. Idempotent when complete.
@@ -444,17 +447,17 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
         raise InputError(f"the given LLM computes in {llm.dtype} but the config says "
                          f"{cfg.llm_dtype} ({dtype} on {device}); its scores would be stored "
                          "under the wrong dataset id")
-    state = S.build_state(db_path, ds)
+    state = fret_store.build_state(db_path, ds)
     if state["status"] == "complete":
         return ds
     sid = scores_id(cfg, device)
     meta = {"dataset_id": ds, "llm": cfg.llm, "retriever": cfg.retriever,
             "n_seeds": cfg.n_seeds, "n_neighbours": cfg.n_neighbours, "n_shards": n_shards,
             "rrf_k": cfg.rrf_k,
-            "config": C.as_dict(cfg) | {"compute_dtype": dtype, "scores_id": sid},
+            "config": config.as_dict(cfg) | {"compute_dtype": dtype, "scores_id": sid},
             "run_id": run_id}
     if state["status"] is None and derive_scores:
-        source = S.scored_source(db_path, sid)
+        source = fret_store.scored_source(db_path, sid)
         if source is not None:
             derive(source, cfg, ds, db_path, meta)
             return ds
@@ -468,7 +471,7 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
     llm = llm or load_llm(cfg.llm, cfg.llm_backend, device=device, batch_size=cfg.batch_size,
                           dtype=cfg.llm_dtype)
     retriever = Retriever(cfg.retriever, corpus, device)
-    seen = {" ".join(P.words(q)) for q in state["queries"]}
+    seen = {" ".join(prompts.words(q)) for q in state["queries"]}
     fresh = not state["batches"]
     counts: Counter[str] = Counter()
     with StageProgress(disable=not show_progress) as progress:
@@ -501,16 +504,16 @@ def build(cfg: C.FretConfig, db_path: str | Path | None = None, device: str = "c
             rows = _rows(result, corpus, idx, sims, scores, cfg, ds, i_shard, b)
             counts.update(r[4] for r in rows["fret_rejects"])
             counts["accepted"] += len(rows["fret_queries"])
-            S.write_batch(db_path, meta, {"shard": i_shard, "batch_index": b,
+            fret_store.write_batch(db_path, meta, {"shard": i_shard, "batch_index": b,
                                           "n_seeds": len(batch),
                                           "n_queries": len(rows["fret_queries"]),
                                           "n_rejects": len(rows["fret_rejects"]),
                                           "seconds": time.perf_counter() - started}, rows)
             fresh = False
             progress.update(bar, advance=len(batch), description=f"FRet {_fmt(counts)}")
-    state = S.build_state(db_path, ds)
+    state = fret_store.build_state(db_path, ds)
     if not state["n_queries"] and state["status"] == "complete":
-        S.delete_dataset(db_path, ds)
+        fret_store.delete_dataset(db_path, ds)
         raise InputError(f"FRet build {ds} produced no usable query (rejects: {_fmt(counts)}"
                          f"{'; fret.filter=' + cfg.filter if cfg.filter != 'none' else ''}); "
                          "nothing was kept")
@@ -525,9 +528,9 @@ def _fmt(counts: Counter[str]) -> str:
 
 def summary(dataset_id: str, db_path: str | Path | None = None) -> str:
     """One line on a stored dataset: status, queries, seeds, rejects and relabel rate."""
-    row = S.fret_datasets_frame(db_path).set_index("dataset_id").loc[dataset_id]
+    row = fret_store.fret_datasets_frame(db_path).set_index("dataset_id").loc[dataset_id]
     rate = "n/a" if row.relabel_rate != row.relabel_rate else f"{row.relabel_rate:.0%}"
-    rejects = S.fret_rejects_frame(db_path, dataset_id)["reason"]
+    rejects = fret_store.fret_rejects_frame(db_path, dataset_id)["reason"]
     filtered = int(rejects.str.startswith("filter:").sum())
     return (f"FRet dataset {dataset_id}: {row.status}, {row.n_queries} queries from "
             f"{row.seeds_done}/{row.n_seeds} seeds, {len(rejects) - filtered} rejected "

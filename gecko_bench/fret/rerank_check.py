@@ -30,12 +30,12 @@ from gecko_bench import stats
 from gecko_bench.assets import MODELS, model_dir
 from gecko_bench.corpora.seeds import Passage
 from gecko_bench.errors import InputError
-from gecko_bench.fret import prompts as P
+from gecko_bench.fret import prompts
 from gecko_bench.fret.neighbours import Retriever
 from gecko_bench.fret.pipeline import rank_neighbours, score_pairs
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 
 METHODS = ("retriever", "ql", "rc", "rc_norm", "rrf")
 N_RESAMPLES = 2000  # bootstrap resamples / permutations per comparison
@@ -179,7 +179,7 @@ def _check_one(model: LLM, label: str, data: _TaskData, retriever: str, n_neighb
         results.append(CheckResult(
             check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task, llm=label,
             retriever=retriever, n_neighbours=n_neighbours, n_queries=len(data.queries),
-            rankers=rankers, rrf_k=rrf_k, prompt_version=P.PROMPT_VERSION,
+            rankers=rankers, rrf_k=rrf_k, prompt_version=prompts.PROMPT_VERSION,
             pairs_per_s=n_pairs / scoring_s if scoring_s > 0 else float("nan"),
             methods=paired_scores(per_query), per_query=per_query))
     return results
@@ -204,7 +204,7 @@ def _save(result: CheckResult, db_path: str | Path | None) -> None:
              "prompt_version": result.prompt_version, "rankers": ",".join(result.rankers),
              "rrf_k": result.rrf_k}
     methods = [vars(m) for m in result.methods.values()]
-    S.save_rerank_check(db_path, check, methods, result.per_query)
+    fret_store.save_rerank_check(db_path, check, methods, result.per_query)
 
 
 def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "transformers",
