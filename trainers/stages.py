@@ -77,23 +77,21 @@ def _cfg_key(cfg, stage: str) -> dict[str, Any]:
 
 
 def _guard(examples: Sequence[Example], what: str, target=None) -> dict[str, Any]:
-    """Run the evaluation-overlap guard on every training text; returns what was checked.
+    """Run the evaluation-overlap guard on every training text (it raises InputError on an
+    overlap); returns what was checked.
 
     `target` (a domain job's :class:`gecko_bench.tasks.overlap.TargetTexts`): an example
     holding one of its queries is an InputError naming the example; its documents are allowed.
     """
-    try:
-        from gecko_bench.tasks import overlap_guard
-    except ImportError:  # the tasks area has not landed in this checkout: say so, do not fake it
-        return {"status": "not run: gecko_bench.tasks.overlap_guard unavailable"}
+    from gecko_bench.tasks import overlap_guard
+
     if target is not None:
         target.refuse_queries(((f"example {ex.id!r} ({field})", getattr(ex, field))
                                for ex in examples for field in ("query", "positive", "negative")),
                               what)
     texts = [t for ex in examples for t in (ex.query, ex.positive, ex.negative) if t]
-    result = overlap_guard(texts, what, allow=target) if target is not None else \
-        overlap_guard(texts, what)
-    out = {"texts": len(texts), "result": result if isinstance(result, (dict, int)) else "passed"}
+    overlap_guard(texts, what, allow=target)
+    out = {"texts": len(texts), "result": "passed"}
     return out | ({"target": target.name} if target is not None else {})
 
 
@@ -177,10 +175,8 @@ def finetune_groups(cfg, fret_jsonl: Path | None,
     FRet rows group by their task_type; classification triples form ``classification``; extra
     pair files in FRet format group by their own task_type.
     """
-    try:
-        from gecko_bench.tasks import classification_train_sets
-    except ImportError:  # tasks area not in this checkout: the mixture records its absence
-        classification_train_sets = None
+    from gecko_bench.tasks import classification_train_sets
+
     groups: dict[str, list[Example]] = {}
     data_ids: dict[str, Any] = {}
     for path in ([fret_jsonl] if fret_jsonl else []) + list(extra_jsonl):
@@ -188,9 +184,7 @@ def finetune_groups(cfg, fret_jsonl: Path | None,
         for ex in read_fret_jsonl(path):
             groups.setdefault(ex.task_type, []).append(ex)
         data_ids[str(path)] = _sha256_file(path)
-    if cfg.classification_per_task > 0 and classification_train_sets is None:
-        data_ids["classification"] = "unavailable (gecko_bench.tasks missing)"
-    elif cfg.classification_per_task > 0:
+    if cfg.classification_per_task > 0:
         triples = classification_triples(classification_train_sets(),
                                          cfg.classification_per_task, cfg.seed)
         if triples:

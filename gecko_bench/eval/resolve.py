@@ -56,32 +56,17 @@ class TaskSpec:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _tasks_module():
-    try:
-        import gecko_bench.tasks as tasks_module
-    except ImportError:
-        return None
-    return tasks_module if hasattr(tasks_module, "get_suite") else None
-
-
 def _category(task) -> str:
-    module = _tasks_module()
-    if module is not None and hasattr(module, "task_category"):
-        try:
-            return str(module.task_category(task))
-        except Exception:  # not one of ours: fall back to mteb's type
-            pass
-    return str(task.metadata.type)
+    from gecko_bench.tasks import task_category
 
-
-def _our_suites() -> list[str]:
-    module = _tasks_module()
-    return list(module.list_suites()) if module is not None else []
+    return task_category(task)
 
 
 def valid_suites() -> list[str]:
     """Suite names the eval command accepts (besides ``mteb:<benchmark>``)."""
-    return _our_suites() + list(MIRACL_SUITES)
+    from gecko_bench.tasks import list_suites
+
+    return list(list_suites()) + list(MIRACL_SUITES)
 
 
 def _filter_langs(task, name: str, langs: list[str] | None):
@@ -103,16 +88,15 @@ def _mteb_task(name: str, langs: list[str] | None):
     try:
         task = mteb.get_task(name)
     except (KeyError, ValueError) as exc:
-        ours = []
-        module = _tasks_module()
-        if module is not None:
-            ours = list(getattr(module, "TASKS", {}))
+        from gecko_bench.tasks import TASKS
+
+        ours = list(TASKS)
         names = [t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)]
         close = difflib.get_close_matches(name, ours + names, n=5)
         raise InputError(
             f"unknown task {name!r}"
             + (f" (did you mean {', '.join(close)}?)" if close else "")
-            + ". Valid: " + (f"gecko_bench tasks {', '.join(ours)}, or " if ours else "")
+            + f". Valid: gecko_bench tasks {', '.join(ours)}, or "
             + "any mteb task name (python -c 'import mteb; print(mteb.get_tasks())')"
         ) from exc
     return _filter_langs(task, name, langs)
@@ -137,12 +121,10 @@ def _suite_tasks(suite: str, langs: list[str] | None) -> list[TaskSpec]:
     if suite in MIRACL_SUITES:
         task = _mteb_task(MIRACL_SUITES[suite], langs)
         return [TaskSpec(task, label, "Retrieval", "hub", False)]
-    module = _tasks_module()
-    if module is None:
-        raise InputError(f"unknown suite {suite!r}; valid: {', '.join(valid_suites())}, "
-                         "mteb:<benchmark name>")
+    from gecko_bench.tasks import get_suite
+
     try:
-        tasks = module.get_suite(suite, langs=langs)
+        tasks = get_suite(suite, langs=langs)
     except InputError as exc:
         raise InputError(f"{exc}; also valid: {', '.join(MIRACL_SUITES)}, "
                          "mteb:<benchmark name>") from exc
@@ -150,13 +132,11 @@ def _suite_tasks(suite: str, langs: list[str] | None) -> list[TaskSpec]:
 
 
 def _named_task(name: str, langs: list[str] | None) -> TaskSpec:
-    module = _tasks_module()
-    if module is not None:
-        try:
-            task = module.get_task(name)
-            return TaskSpec(task, "tasks", _category(task), "gecko_bench", True)
-        except InputError:
-            pass
+    from gecko_bench.tasks import TASKS, get_task
+
+    if name in TASKS:
+        task = get_task(name)
+        return TaskSpec(task, "tasks", _category(task), "gecko_bench", True)
     task = _mteb_task(name, langs)
     return TaskSpec(task, "tasks", _category(task), "hub", False)
 
