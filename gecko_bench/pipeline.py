@@ -20,7 +20,7 @@ from rich.console import Console
 from gecko_bench import assets, config, domain, provenance
 from gecko_bench.errors import InputError
 from gecko_bench.progress import training_progress
-from gecko_bench.store import default_db_path, finish_run, start_run
+from gecko_bench.store import default_db_path, recorded_run
 from gecko_bench.store.pipeline import finished_stages, record_stage
 
 STAGES = ("assets", "fret", "prefinetune", "finetune", "evaluate")
@@ -257,10 +257,8 @@ def run_pipeline(profile: config.Profile, db_path: Path | None = None,
         if stages == STAGES:
             console.print(f"[green]{pid} already complete[/]: printing stored results")
         return PipelineResult(pid, db, done)
-    run_id = start_run("pipeline", config.as_dict(profile), provenance.collect(profile.device),
-                       profile=profile.name, db_path=db)
-    durations: dict[str, float] = {}
-    try:
+    with recorded_run("pipeline", config.as_dict(profile), provenance.collect(profile.device),
+                      profile=profile.name, db_path=db) as run:
         for stage in stages:
             if stage in done:
                 console.print(f"[dim]stage {stage}: done earlier, skipped[/]")
@@ -268,11 +266,7 @@ def run_pipeline(profile: config.Profile, db_path: Path | None = None,
             console.rule(f"stage {stage}")
             t0 = time.perf_counter()
             done[stage] = STAGE_FUNCS[stage](profile, done, wd, db, console)
-            durations[stage] = time.perf_counter() - t0
-            record_stage(pid, stage, done[stage], durations[stage], db)
-            console.print(f"stage {stage} finished in {durations[stage]:.0f} s")
-    except BaseException as exc:
-        finish_run(run_id, "failed", durations, error=repr(exc)[:500], db_path=db)
-        raise
-    finish_run(run_id, "finished", durations, db_path=db)
+            run.durations[stage] = time.perf_counter() - t0
+            record_stage(pid, stage, done[stage], run.durations[stage], db)
+            console.print(f"stage {stage} finished in {run.durations[stage]:.0f} s")
     return PipelineResult(pid, db, done)

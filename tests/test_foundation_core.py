@@ -13,6 +13,7 @@ from gecko_bench.store import (
     finish_run,
     get_model_row,
     get_run,
+    recorded_run,
     start_run,
     transaction,
     upsert_model,
@@ -52,6 +53,27 @@ def test_store_run_lifecycle_and_models(tmp_path):
     row = get_model_row("abc1", db_path=db)
     assert row["base_model_id"] == "base0" and row["dim"] == 384
 
+
+
+def test_recorded_run_finishes_or_fails_with_the_error(tmp_path):
+    """The one run lifecycle: finished with the block's durations, or failed with the error
+    (and the exception goes on, a KeyboardInterrupt too)."""
+    db = tmp_path / "r.duckdb"
+    with recorded_run("fret", {"n_seeds": 2}, provenance.collect("cpu"), db_path=db) as run:
+        assert get_run(run.run_id, db_path=db)["status"] == "running"
+        run.durations["fret"] = 2.5
+    done = get_run(run.run_id, db_path=db)
+    assert done["status"] == "finished" and json.loads(done["durations"]) == {"fret": 2.5}
+    assert done["error"] is None
+    for exc in (ValueError("bad seed"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)):
+            with recorded_run("fret", {}, provenance.collect("cpu"), db_path=db) as failed:
+                failed.durations["fret"] = 1.0
+                raise exc
+        row = get_run(failed.run_id, db_path=db)
+        assert row["status"] == "failed" and row["error"].startswith(type(exc).__name__)
+        assert json.loads(row["durations"]) == {"fret": 1.0}
+    assert get_run(failed.run_id, db_path=db)["error"] == "KeyboardInterrupt: "
 
 def test_failed_transaction_leaves_no_rows(tmp_path):
     db = tmp_path / "r.duckdb"

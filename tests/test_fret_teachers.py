@@ -7,6 +7,7 @@ asset cache. The rerank-check tests use smollm2-135m on a few queries of two tin
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import replace
@@ -233,6 +234,27 @@ def test_checks_land_in_the_store_with_their_settings(checked):
     assert (frame["rankers"] == "ql,rc").all() and (frame["rrf_k"] == 0).all()
     assert (frame["pairs_per_s"] > 0).all()
     assert frame.groupby("check_id")["pairs_per_s"].nunique().eq(1).all()
+
+
+def test_checks_carry_their_run_and_task_revisions(checked):
+    """Every row names the one rerank-check run that measured it; the run records the tasks'
+    data revisions, the teacher's weights and the code version, and finished."""
+    from gecko_bench.assets import MODELS
+    from gecko_bench.store import get_run
+    from gecko_bench.tasks import get_task
+
+    _, db = checked
+    frame = S.fret_rerank_frame(db)
+    assert frame["run_id"].nunique() == 1 and frame["run_id"].notna().all()
+    run = get_run(frame["run_id"].iloc[0], db)
+    assert run["kind"] == "rerank-check" and run["status"] == "finished"
+    config = json.loads(run["config"])
+    revisions = {t: get_task(t).metadata.dataset["revision"] for t in TASKS}
+    assert config["tasks"] == revisions and all(revisions.values())
+    assert dict(zip(frame["task"], frame["task_revision"])) == revisions
+    assert config["llms"] == [{"name": "smollm2-135m",
+                               "weight_sha256": MODELS["smollm2-135m"].weight_sha256}]
+    assert config["rankers"] == ["ql,rc"] and config["max_queries"] == 3
 
 
 def test_every_ci_contains_its_point_estimate(checked):

@@ -69,7 +69,7 @@ def build_cmd(
     stored scores without the LLM."""
     from gecko_bench import provenance
     from gecko_bench.fret import build, dataset_id, summary
-    from gecko_bench.store import finish_run, start_run
+    from gecko_bench.store import recorded_run
 
     cfg = _cfg(profile, llm=llm, llm_backend=backend, llm_dtype=llm_dtype, retriever=retriever,
                n_seeds=n_seeds,
@@ -81,19 +81,14 @@ def build_cmd(
     if corpus_size is not None:
         cfg = dataclasses.replace(cfg, corpus_size=corpus_size or None)
     dataset_id(cfg, device)  # bad ranker, filter, scoring, generation or dtype: nothing stored
-    run_id = start_run("fret", config.as_dict(cfg), provenance.collect(device), profile=profile,
-                       db_path=db)
-    try:
+    with recorded_run("fret", config.as_dict(cfg), provenance.collect(device), profile=profile,
+                      db_path=db) as run:
         llm_obj = None
         if cfg.llm_backend == "http":
             from gecko_bench.llm import load_llm
 
             llm_obj = load_llm(cfg.llm, "http", batch_size=cfg.batch_size, api_key=api_key)
-        ds = build(cfg, db_path=db, device=device, shard=shard, run_id=run_id, llm=llm_obj)
-    except BaseException as exc:
-        finish_run(run_id, "failed", error=str(exc)[:500], db_path=db)
-        raise
-    finish_run(run_id, "finished", db_path=db)
+        ds = build(cfg, db_path=db, device=device, shard=shard, run_id=run.run_id, llm=llm_obj)
     console.print(summary(ds, db))
 
 

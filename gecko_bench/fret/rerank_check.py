@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytrec_eval
 
-from gecko_bench import stats
+from gecko_bench import provenance, stats
 from gecko_bench.assets import MODELS, model_dir
 from gecko_bench.corpora.seeds import Passage
 from gecko_bench.errors import InputError
@@ -36,12 +36,15 @@ from gecko_bench.fret.pipeline import rank_neighbours, score_pairs
 from gecko_bench.llm import LLM, load_llm
 from gecko_bench.progress import StageProgress
 from gecko_bench.store import fret as fret_store
+from gecko_bench.store import recorded_run
 
 METHODS = ("retriever", "ql", "rc", "rc_norm", "rrf")
 N_RESAMPLES = 2000  # bootstrap resamples / permutations per comparison
 
 
-def _task_split(task_name: str) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
+def _task_split(task_name: str
+                ) -> tuple[list[dict], list[dict], dict[str, dict[str, int]], str | None]:
+    """(queries, corpus, qrels, data revision) of a retrieval task's test split."""
     from gecko_bench.tasks import get_task
 
     task = get_task(task_name)
@@ -50,7 +53,8 @@ def _task_split(task_name: str) -> tuple[list[dict], list[dict], dict[str, dict[
                          "retrieval task")
     task.load_data()
     subset = next(iter(task.dataset.values()))["test"]
-    return list(subset["queries"]), list(subset["corpus"]), subset["relevant_docs"]
+    return (list(subset["queries"]), list(subset["corpus"]), subset["relevant_docs"],
+            task.metadata.dataset.get("revision"))
 
 
 def _label(model: LLM, llm: str | LLM) -> str:
@@ -92,6 +96,7 @@ class CheckResult:
 
     check_id: str
     task: str
+    task_revision: str | None
     llm: str
     retriever: str
     n_neighbours: int
@@ -102,6 +107,7 @@ class CheckResult:
     pairs_per_s: float
     methods: dict[str, MethodScore]
     per_query: dict[str, dict[str, float]] = field(repr=False)  # method -> {query_id: nDCG}
+    run_id: str | None = None  # the rerank-check run (store ``runs``) that measured it
 
     @property
     def scores(self) -> dict[str, float]:
@@ -112,6 +118,7 @@ class CheckResult:
 @dataclass
 class _TaskData:
     task: str
+    revision: str | None
     queries: list[dict]
     corpus: list[Passage]
     qrels: dict[str, dict[str, int]]
@@ -121,7 +128,7 @@ class _TaskData:
 
 def _prepare(task: str, retriever: str, n_neighbours: int, max_queries: int | None,
              device: str) -> _TaskData:
-    queries, corpus_rows, qrels = _task_split(task)
+    queries, corpus_rows, qrels, revision = _task_split(task)
     queries = [q for q in queries if q["id"] in qrels][:max_queries]
     if not queries:
         raise InputError(f"{task} has no labelled queries to check")
@@ -131,7 +138,7 @@ def _prepare(task: str, retriever: str, n_neighbours: int, max_queries: int | No
     corpus = [Passage(str(d["id"]), d.get("title") or "", d["text"], task, "") for d in corpus_rows]
     dense = Retriever(retriever, corpus, device)
     idx, sims = dense.search([q["text"] for q in queries], n_neighbours)
-    return _TaskData(task, queries, corpus, qrels, idx, sims)
+    return _TaskData(task, revision, queries, corpus, qrels, idx, sims)
 
 
 def paired_scores(per_query: dict[str, dict[str, float]],
@@ -177,7 +184,8 @@ def _check_one(model: LLM, label: str, data: _TaskData, retriever: str, n_neighb
                                          for i, rank in zip(row, r[f"{method}_rank"])}
         per_query = {m: per_query_ndcg(data.qrels, run_) for m, run_ in runs.items()}
         results.append(CheckResult(
-            check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task, llm=label,
+            check_id=f"rerank-{uuid.uuid4().hex[:12]}", task=data.task,
+            task_revision=data.revision, llm=label,
             retriever=retriever, n_neighbours=n_neighbours, n_queries=len(data.queries),
             rankers=rankers, rrf_k=rrf_k, prompt_version=prompts.PROMPT_VERSION,
             pairs_per_s=n_pairs / scoring_s if scoring_s > 0 else float("nan"),
@@ -198,13 +206,14 @@ def fusions_of(rankers: Sequence[str] | Sequence[Sequence[str]]) -> list[tuple[s
 
 
 def _save(result: CheckResult, db_path: str | Path | None) -> None:
-    check = {"check_id": result.check_id, "task": result.task, "llm": result.llm,
+    check = {"check_id": result.check_id, "task": result.task,
+             "task_revision": result.task_revision, "llm": result.llm,
              "retriever": result.retriever, "n_neighbours": result.n_neighbours,
              "n_queries": result.n_queries, "pairs_per_s": result.pairs_per_s,
              "prompt_version": result.prompt_version, "rankers": ",".join(result.rankers),
              "rrf_k": result.rrf_k}
     methods = [vars(m) for m in result.methods.values()]
-    fret_store.save_rerank_check(db_path, check, methods, result.per_query)
+    fret_store.save_rerank_check(db_path, check, methods, result.per_query, result.run_id)
 
 
 def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "transformers",
@@ -217,7 +226,9 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
     """One check per (teacher, task, fusion), each stored as soon as it finishes (the LLM column
     names the compute dtype when the backend has one, e.g. ``smollm2-135m@bfloat16``).
     `rankers` is one fusion or a list of them, all re-ranking the same LLM scores. Results are
-    in task order, then teachers in the order given, then fusions."""
+    in task order, then teachers in the order given, then fusions. The call is one
+    ``rerank-check`` run in the store (settings, task revisions, teachers' weights, code
+    version); every check row carries its id."""
     if not tasks or not llms:
         raise InputError("rerank-check needs at least one --task and one --llm")
     if len(set(map(str, tasks))) != len(tasks):
@@ -228,7 +239,12 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
     fusions = fusions_of(rankers)
     data = [_prepare(t, retriever, n_neighbours, max_queries, device) for t in tasks]
     results: dict[tuple[int, int], list[CheckResult]] = {}
-    with StageProgress(disable=not show_progress) as progress:
+    config = {"tasks": {d.task: d.revision for d in data}, "llms": [_teacher_id(x) for x in llms],
+              "backend": backend, "llm_dtype": llm_dtype, "retriever": retriever,
+              "n_neighbours": n_neighbours, "max_queries": max_queries, "rrf_k": rrf_k,
+              "rankers": [",".join(f) for f in fusions], "prompt_version": prompts.PROMPT_VERSION}
+    with recorded_run("rerank-check", config, provenance.collect(device), db_path=db_path) as run, \
+            StageProgress(disable=not show_progress) as progress:
         for li, llm in enumerate(llms):
             model = llm if isinstance(llm, LLM) else load_llm(llm, backend, device=device,
                                                               dtype=llm_dtype)
@@ -237,6 +253,7 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
                 checks = _check_one(model, label, d, retriever, n_neighbours, rrf_k, fusions,
                                     progress)
                 for check in checks:
+                    check.run_id = run.run_id
                     _save(check, db_path)
                 results[ti, li] = checks
             if not isinstance(llm, LLM):
@@ -244,6 +261,13 @@ def compare(tasks: Sequence[str], llms: Sequence[str | LLM], backend: str = "tra
                 gc.collect()
     return [check for ti in range(len(data)) for li in range(len(llms))
             for check in results[ti, li]]
+
+
+def _teacher_id(llm: str | LLM) -> dict[str, str | None]:
+    """A teacher as the run records it: its name and, for a registered model, its weights."""
+    name = getattr(llm, "name", str(llm))
+    asset = MODELS.get(name) if isinstance(llm, str) else None
+    return {"name": name, "weight_sha256": asset.weight_sha256 if asset else None}
 
 
 def run(task: str, llm: str | LLM = "smollm2-135m", backend: str = "transformers",

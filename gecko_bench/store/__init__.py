@@ -14,9 +14,17 @@ from gecko_bench.store.core import (
     table_exists,
     transaction,
 )
-from gecko_bench.store.runs import finish_run, get_model_row, get_run, start_run, upsert_model
+from gecko_bench.store.runs import (
+    finish_run,
+    get_model_row,
+    get_run,
+    recorded_run,
+    start_run,
+    upsert_model,
+)
 
 __all__ = [
     "DEFAULT_DB", "SCHEMA_VERSION", "StoreError", "connect", "default_db_path", "finish_run",
-    "get_model_row", "get_run", "start_run", "table_exists", "transaction", "upsert_model",
+    "get_model_row", "get_run", "recorded_run", "start_run", "table_exists", "transaction",
+    "upsert_model",
 ]

@@ -139,7 +139,7 @@ register_tables({
        for col, kind in (("delta", "DOUBLE"), ("ci_low", "DOUBLE"), ("ci_high", "DOUBLE"),
                          ("p_value", "DOUBLE"), ("pairs_per_s", "DOUBLE"),
                          ("prompt_version", "VARCHAR"), ("rankers", "VARCHAR"),
-                         ("rrf_k", "DOUBLE"))},
+                         ("rrf_k", "DOUBLE"), ("task_revision", "VARCHAR"))},
     # Per-query nDCG@10 of each method, so a check's paired statistics can be recomputed.
     "fret_rerank_items": """
         CREATE TABLE IF NOT EXISTS fret_rerank_items (
@@ -170,7 +170,7 @@ register_migration(3, _migrate_v2_reject_replicas)
 
 RERANK_COLUMNS = ("check_id", "task", "llm", "retriever", "n_neighbours", "n_queries", "method",
                   "ndcg_at_10", "run_id", "created_at", "delta", "ci_low", "ci_high", "p_value",
-                  "pairs_per_s", "prompt_version", "rankers", "rrf_k")
+                  "pairs_per_s", "prompt_version", "rankers", "rrf_k", "task_revision")
 
 FRET_TABLES = ("fret_datasets", "fret_batches", "fret_passages", "fret_queries", "fret_rejects",
                "fret_neighbours", "fret_mined")
@@ -513,8 +513,9 @@ def save_rerank_check(db_path: str | Path | None, check: dict[str, Any],
                       run_id: str | None = None) -> None:
     """Store one re-ranker check in one transaction.
 
-    `check`: check_id, task, llm, retriever, n_neighbours, n_queries, pairs_per_s,
-    prompt_version, rankers, rrf_k. `methods`: one dict per method with method, ndcg_at_10,
+    `check`: check_id, task, task_revision, llm, retriever, n_neighbours, n_queries,
+    pairs_per_s, prompt_version, rankers, rrf_k. `run_id`: the rerank-check run that measured it
+    (its config and the code version are in ``runs``). `methods`: one dict per method with method, ndcg_at_10,
     delta, ci_low, ci_high, p_value (None on the retriever's row). `items`: method ->
     {query_id: nDCG@10}.
     """
@@ -534,8 +535,8 @@ def save_rerank_check(db_path: str | Path | None, check: dict[str, Any],
 def fret_rerank_frame(db_path: str | Path | None = None) -> pd.DataFrame:
     """Re-ranker checks, one row per (check, method). Columns: check_id, task, llm, retriever,
     n_neighbours, n_queries, method, ndcg_at_10, run_id, created_at, delta, ci_low, ci_high,
-    p_value, pairs_per_s, prompt_version, rankers, rrf_k (the last eight NULL in checks stored
-    before they existed)."""
+    p_value, pairs_per_s, prompt_version, rankers, rrf_k, task_revision (the last nine NULL in
+    checks stored before they existed, and run_id too)."""
     with connect(db_path, read_only=True) as con:
         if not table_exists(con, "fret_rerank_checks"):
             return pd.DataFrame()

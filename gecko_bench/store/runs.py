@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,35 @@ def finish_run(run_id: str, status: str = "finished", durations: dict[str, float
             "WHERE run_id = ?",
             [status, _now(), json.dumps(durations or {}), error, run_id],
         )
+
+
+@dataclass
+class RunRecord:
+    """A run in progress: its id, and the durations (seconds) the block fills in."""
+
+    run_id: str
+    durations: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], *,
+                 profile: str | None = None, experiment: str | None = None,
+                 variant: str | None = None, db_path: str | Path | None = None,
+                 run_id: str | None = None) -> Iterator[RunRecord]:
+    """A run's whole lifecycle: started ('running') on entry, then 'finished' with the block's
+    durations, or 'failed' with ``Type: message`` when the block raises (the exception goes
+    on). Every command that records a run goes through here, so a killed or failed run is
+    never left looking finished."""
+    record = RunRecord(start_run(kind, config, provenance, profile=profile,
+                                 experiment=experiment, variant=variant, db_path=db_path,
+                                 run_id=run_id))
+    try:
+        yield record
+    except BaseException as exc:
+        finish_run(record.run_id, "failed", record.durations,
+                   error=f"{type(exc).__name__}: {exc}"[:500], db_path=db_path)
+        raise
+    finish_run(record.run_id, "finished", record.durations, db_path=db_path)
 
 
 def get_run(run_id: str, db_path: str | Path | None = None) -> dict[str, Any] | None:
