@@ -13,20 +13,16 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_eval import eval_cache  # noqa: E402,F401  (shared fixture)
-
-from gecko_bench.errors import InputError  # noqa: E402
-from gecko_bench.eval import evaluate, lexical  # noqa: E402
-from gecko_bench.eval.runner import SCORING_VERSION  # noqa: E402
-from gecko_bench.store import connect  # noqa: E402
-from gecko_bench.store.scores import NO_DIM, Protocol, current_items, current_scores  # noqa: E402
-from gecko_bench.tasks.registry import get_task  # noqa: E402
+from gecko_bench.errors import InputError
+from gecko_bench.eval import evaluate, lexical
+from gecko_bench.eval.runner import SCORING_VERSION
+from gecko_bench.store import connect
+from gecko_bench.store.scores import NO_DIM, Protocol, current_items, current_scores
+from gecko_bench.tasks.registry import get_task
 
 RETRIEVAL, RERANKING, STS = "ManPageRetrieval-tiny", "DebianFAQReranking-tiny", "LeeSTS-tiny"
 

@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest_dashboard import dashboard_db  # noqa: F401  (fixture)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 RESULTS = Path(__file__).resolve().parent.parent / "results"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest_dashboard import fret_db  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
 from gecko_bench.store import fret as fret_store

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest_dashboard import PERTURBED, dashboard_db  # noqa: F401  (fixture)
+from dashboard_fixture import PERTURBED
 from streamlit.testing.v1 import AppTest
 
 from gecko_bench.store import SCHEMA_VERSION

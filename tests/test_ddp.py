@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gecko_bench.store import training as store
-from tests.conftest_train import fret_rows, write_jsonl
+from train_helpers import fret_rows, write_jsonl
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

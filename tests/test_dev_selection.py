@@ -9,7 +9,7 @@ import json
 import pytest
 
 import trainers
-from tests.conftest_train import fret_rows, tiny_cfg, write_jsonl
+from train_helpers import fret_rows, tiny_cfg, write_jsonl
 from trainers.dev_selection import DevSelector
 
 

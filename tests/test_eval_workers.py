@@ -29,7 +29,7 @@ def test_two_worker_processes_score_like_one(tmp_path, monkeypatch):
     monkeypatch.setattr(SentenceTransformer, "start_multi_process_pool", spy)
     tasks = tmp_path / "tasks.py"
     tasks.write_text(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-                     "from conftest_eval import FaqRetrieval, LeeSTS\n\n\n"
+                     "from eval_tasks import FaqRetrieval, LeeSTS\n\n\n"
                      "class Faq(FaqRetrieval):\n    pass\n\n\nclass Lee(LeeSTS):\n    pass\n")
     frames = {}
     for n in (1, 2):

@@ -18,7 +18,7 @@ from gecko_bench.fret.pipeline import score_pairs
 from gecko_bench.fret.rank import mine, ranks, rrf
 from gecko_bench.llm import load_llm
 from gecko_bench.store import fret as S
-from tests.conftest_fret import BUILD_CLI, stored_batches
+from fret_helpers import BUILD_CLI, stored_batches
 
 CFG = C.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
 

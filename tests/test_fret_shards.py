@@ -17,7 +17,7 @@ from gecko_bench.cli import app
 from gecko_bench.fret import dataset_id
 from gecko_bench.fret.pipeline import load_corpus
 from gecko_bench.store import fret as S
-from tests.conftest_fret import BUILD_CLI, stored_batches
+from fret_helpers import BUILD_CLI, stored_batches
 
 pytestmark = pytest.mark.slow
 CFG = C.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)

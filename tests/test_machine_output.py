@@ -21,14 +21,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
 
-import gecko_bench  # noqa: E402
-from gecko_bench.api import RESULT_COLUMNS, SCHEMA, EvalResult  # noqa: E402
-from gecko_bench.cli import app  # noqa: E402
-from gecko_bench.compare import leaderboard as compare_leaderboard  # noqa: E402
-from gecko_bench.config import EvalConfig  # noqa: E402
-from gecko_bench.store.scores import Protocol, run_selection, scores_frame  # noqa: E402
+import gecko_bench
+from gecko_bench.api import RESULT_COLUMNS, SCHEMA, EvalResult
+from gecko_bench.cli import app
+from gecko_bench.compare import leaderboard as compare_leaderboard
+from gecko_bench.config import EvalConfig
+from gecko_bench.store.scores import Protocol, run_selection, scores_frame
 
 HERE = Path(__file__).parent
 CLI_STYLE, OTHER_STYLE = "gecko", "none"  # explicit: two identities whatever the default
@@ -54,7 +53,7 @@ def store(tmp_path_factory):
     db = root / "r.duckdb"
     lee = root / "lee_only.py"
     lee.write_text(f"import sys\nsys.path.insert(0, {str(HERE)!r})\n"
-                   "from conftest_eval import LeeSTS\n\n\nclass Lee(LeeSTS):\n    pass\n")
+                   "from eval_tasks import LeeSTS\n\n\nclass Lee(LeeSTS):\n    pass\n")
     proc = cli("eval", "--model", "minilm-l6", "--tasks", "LeeSTS-tiny", "--tasks-file",
                str(lee), "--dims", "384,128", "--prompt-style", CLI_STYLE, "--db", str(db),
                "--format", "json")

@@ -1,30 +1,27 @@
 """mteb results out and in (issue 17 item 3): `export --format mteb` read back by mteb's own
 ResultCache, `import` into a store as imported rows of their own, Parquet export.
 
-One module-scoped store: MiniLM on the three small real-data tasks of conftest_eval, at dims
+One module-scoped store: MiniLM on the three small real-data tasks of eval_tasks, at dims
 384 and 128, under two prompt styles (so one model has two protocols and an MRL dim)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import conftest_eval as data  # noqa: E402
-from conftest_eval import eval_cache  # noqa: E402,F401  (shared fixture)
-from test_bad_input import cli, one_error, rows  # noqa: E402
+import eval_tasks as data
+from test_bad_input import cli, one_error, rows
 
-from gecko_bench.compare import leaderboard  # noqa: E402
-from gecko_bench.errors import InputError  # noqa: E402
-from gecko_bench.eval import evaluate  # noqa: E402
-from gecko_bench.mteb_results import export_mteb, export_parquet, import_mteb  # noqa: E402
-from gecko_bench.store import get_run  # noqa: E402
-from gecko_bench.store.scores import (  # noqa: E402
+from gecko_bench.compare import leaderboard
+from gecko_bench.errors import InputError
+from gecko_bench.eval import evaluate
+from gecko_bench.mteb_results import export_mteb, export_parquet, import_mteb
+from gecko_bench.store import get_run
+from gecko_bench.store.scores import (
     ITEM_COLUMNS,
     SCORE_COLUMNS,
     current_scores,
@@ -58,7 +55,7 @@ def _fresh(root: Path, name: str, register_from: Path | None = None) -> Path:
     db = root / f"{name}.duckdb"
     if register_from is not None:  # a store that knows these tasks at their current revision
         known = suite_tasks_frame(register_from)
-        register_suite("file:conftest_eval", list(zip(known.task, known.category,
+        register_suite("file:eval_tasks", list(zip(known.task, known.category,
                                                       known.revision)), db_path=db)
     return db
 

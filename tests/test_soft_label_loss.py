@@ -12,7 +12,7 @@ import torch
 
 from gecko_bench.config import TrainConfig
 from gecko_bench.errors import InputError
-from tests.conftest_train import write_jsonl
+from train_helpers import write_jsonl
 from trainers.data import read_fret_jsonl, soft_labels, teacher_margin, to_dataset
 from trainers.losses import (
     GeckoLoss,
@@ -221,7 +221,7 @@ def test_finetune_trains_on_the_soft_labels(tmp_path):
     import json
 
     import trainers
-    from tests.conftest_train import fret_rows, tiny_cfg
+    from train_helpers import fret_rows, tiny_cfg
 
     rows = [{**r, "neighbour_scores": [_nb(r["positive_title"], r["positive"], -1.0 - i / 10, -0.2),
                                        _nb(r["negative_title"], r["negative"], -3.0, -1.5)]}

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from gecko_bench.errors import InputError
-from tests.conftest_train import fret_rows, write_jsonl
+from train_helpers import fret_rows, write_jsonl
 from trainers.data import (
     Example,
     build_mixture,

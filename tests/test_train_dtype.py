@@ -11,7 +11,7 @@ import trainers
 from gecko_bench import hardware
 from gecko_bench.config import TrainConfig
 from gecko_bench.errors import InputError
-from tests.conftest_train import fret_rows, tiny_cfg, write_jsonl
+from train_helpers import fret_rows, tiny_cfg, write_jsonl
 from trainers.core import train_dtype, training_args
 
 

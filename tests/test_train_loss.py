@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gecko_bench.errors import InputError
-from tests.conftest_train import fret_rows
+from train_helpers import fret_rows
 from trainers.data import Example, check_columns, render, to_dataset
 from trainers.losses import CachedGeckoLoss, GeckoLoss, build_loss
 

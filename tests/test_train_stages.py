@@ -19,7 +19,7 @@ from gecko_bench.config import resolve
 from gecko_bench.errors import InputError
 from gecko_bench.store import connect
 from gecko_bench.store import training as store
-from tests.conftest_train import fret_rows, tiny_cfg, write_jsonl
+from train_helpers import fret_rows, tiny_cfg, write_jsonl
 from trainers.core import RunSpec, _explain
 
 

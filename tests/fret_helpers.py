@@ -1,4 +1,4 @@
-"""Helpers for the FRet tests (imported explicitly by tests/test_fret_*.py)."""
+"""Helpers for the FRet tests (``from fret_helpers import ...``)."""
 
 from __future__ import annotations
 

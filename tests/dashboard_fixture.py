@@ -1,6 +1,7 @@
 """The dashboard tests' fixture database, built by the real eval and store code.
 
-Imported explicitly by tests/test_dashboard_*.py. The database is built once per test session
+The ``dashboard_db`` and ``fret_db`` fixtures of tests/conftest.py build them. The database is
+built once per test session
 (under pytest's session temp folder) and holds:
 
 - ``minilm-l6`` scored on two tiny real-data tasks (tests/dashboard_tasks.py) at 384/256/128/64-d;
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pytest
 
 TASKS_FILE = Path(__file__).with_name("dashboard_tasks.py")
 ALL_DIMS = [384, 256, 128, 64]
@@ -93,16 +92,6 @@ def build_fixture_db(root: Path) -> Path:
     return db
 
 
-@pytest.fixture(scope="session")
-def dashboard_db(tmp_path_factory) -> Path:
-    """Path of the shared fixture database (built on first use in the session).
-
-    Set ``GECKO_BENCH_DASHBOARD_FIXTURE=/some/folder`` to keep and reuse the fixture databases
-    across sessions while working on the dashboard.
-    """
-    return build_fixture_db(_fixture_root(tmp_path_factory))
-
-
 def build_fret_db(root: Path) -> Path:
     """A real, very small FRet build (smollm2-135m, 3 seeds, 3 neighbours) mined as p1/lowest.
 
@@ -126,14 +115,10 @@ def build_fret_db(root: Path) -> Path:
     return db
 
 
-def _fixture_root(tmp_path_factory) -> Path:
+def fixture_root(tmp_path_factory) -> Path:
+    """Where the fixture databases live: ``$GECKO_BENCH_DASHBOARD_FIXTURE`` (kept and reused
+    across sessions while working on the dashboard) or the session's temp folder."""
     keep = os.environ.get("GECKO_BENCH_DASHBOARD_FIXTURE")
     root = Path(keep) if keep else tmp_path_factory.getbasetemp() / "dashboard-fixture"
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-@pytest.fixture(scope="session")
-def fret_db(tmp_path_factory) -> Path:
-    """Path of a database holding one small real FRet dataset (built on first use)."""
-    return build_fret_db(_fixture_root(tmp_path_factory))

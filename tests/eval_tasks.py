@@ -1,5 +1,5 @@
-"""Small real-data mteb tasks for the eval tests (imported explicitly by tests/test_eval_*.py),
-and the session-wide embedding cache fixture they share.
+"""Small real-data mteb tasks for the eval tests (``import eval_tasks``; the tasks files some
+tests write import it by name too).
 
 They read the fetched open data directly (Debian FAQ, gensim's Lee documents and Pang-Lee
 polarity snippets) so the eval tests do not depend on the suite registry's task sizes.
@@ -12,19 +12,12 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from datasets import Dataset, DatasetDict
 from mteb.abstasks import AbsTaskClassification, AbsTaskRetrieval, AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from gecko_bench.assets import data_dir
 
-
-
-@pytest.fixture(scope="session")
-def eval_cache(tmp_path_factory) -> Path:
-    """One embedding cache folder shared by the eval test modules (import this fixture)."""
-    return tmp_path_factory.mktemp("eval-emb")
 
 
 _HEADING = re.compile(r"^(\d+)\.(\d+)\.?\s+(.*\S)")

@@ -1,4 +1,4 @@
-"""Helpers for the trainer tests (imported explicitly by tests/test_train_*.py).
+"""Helpers for the trainer tests (``from train_helpers import ...``).
 
 FRet-format rows come from real text via :func:`trainers.data.passage_rows`.
 """
