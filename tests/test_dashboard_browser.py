@@ -104,13 +104,20 @@ def test_leaderboard_and_charts_render_in_chromium(server, browser):
     assert browser.find_element(By.CSS_SELECTOR, "[data-testid=stMain] h1").text == "Leaderboard"
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Traceback" not in body and "Error" not in body
-    # the grid is drawn on a canvas; its accessible table carries the cell text
-    grid = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
-    cells = grid.get_attribute("innerText") + " ".join(
-        c.get_attribute("textContent") for c in grid.find_elements(By.CSS_SELECTOR, "td"))
-    assert "minilm-l6" in cells and "damaged" in cells
     RESULTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(RESULTS / "dashboard-leaderboard.png"))
+    # the grid is drawn on a canvas; its accessible table carries the cell text, filled in a
+    # moment after the canvas appears (reading it at once sometimes found it empty)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def cells(d) -> str:
+        grid = d.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+        text = grid.get_attribute("innerText") + " ".join(
+            c.get_attribute("textContent") for c in grid.find_elements(By.CSS_SELECTOR, "td"))
+        return text if "minilm-l6" in text and "damaged" in text else False
+
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(
+        cells, message="the leaderboard grid never showed minilm-l6 and the damaged copy")
 
 
 def test_label_strategies_heatmap_renders_in_chromium(server, browser):
