@@ -43,9 +43,11 @@ SCHEMA = 1
 RESULT_COLUMNS = ["task", "category", "subset", "split", "dim", "metric", "value", "run_id",
                   "new"]
 
-# Runner options evaluate() passes through unchanged (see gecko_bench.eval.runner.evaluate).
-_RUNNER_OPTIONS = {"langs", "data_dir", "beir_dir", "tasks_file", "experiment", "variant",
-                   "run_id", "progress", "cache_dir", "use_cache", "profile"}
+# Keyword options of evaluate(): the fields of the runner's TaskSource and RunContext
+# (gecko_bench.eval.runner).
+_SOURCE_OPTIONS = {"langs", "data_dir", "beir_dir", "tasks_file"}
+_CONTEXT_OPTIONS = {"experiment", "variant", "run_id", "progress", "cache_dir", "use_cache",
+                    "profile"}
 
 
 @dataclass
@@ -98,25 +100,28 @@ def evaluate(model: str, tasks: list[str] | None = None, *, suite: str | None = 
     whose ``dims`` (empty: the model's full dim), ``prompt_style``, ``batch_size``,
     ``max_seq_length``, ``dtype`` and ``processes`` are used; default ``EvalConfig(dims=[])``.
     Tasks already scored for this model and protocol are not recomputed (they come back with
-    ``new`` False). Other keyword `options` go to the runner unchanged: ``langs``,
-    ``data_dir``, ``beir_dir``, ``tasks_file``, ``experiment``, ``variant``, ``use_cache``,
-    ``cache_dir``, ``progress`` (rich progress bars, default True), ``run_id``, ``profile``.
+    ``new`` False). Other keyword `options` are the runner's task source (``langs``,
+    ``data_dir``, ``beir_dir``, ``tasks_file``) and run context (``experiment``, ``variant``,
+    ``use_cache``, ``cache_dir``, ``progress``: rich progress bars, default True, ``run_id``,
+    ``profile``); see :mod:`gecko_bench.eval.runner`.
     """
     from gecko_bench.errors import InputError
+    from gecko_bench.eval.runner import RunContext, TaskSource
     from gecko_bench.eval.runner import evaluate as run_evaluation
 
-    unknown = sorted(set(options) - _RUNNER_OPTIONS)
+    unknown = sorted(set(options) - _SOURCE_OPTIONS - _CONTEXT_OPTIONS)
     if unknown:
         raise InputError(f"evaluate() got unknown option(s) {', '.join(unknown)}; accepted: "
-                         f"{', '.join(sorted(_RUNNER_OPTIONS))}")
+                         f"{', '.join(sorted(_SOURCE_OPTIONS | _CONTEXT_OPTIONS))}")
     cfg = _eval_config(config)
-    if not (suite or tasks or options.get("beir_dir") or options.get("tasks_file")):
-        tasks, suite = (list(cfg.tasks), None) if cfg.tasks else (None, cfg.suite)
-    run_id = run_evaluation(model, suite=suite, tasks=list(tasks) if tasks else None,
-                            dims=list(cfg.dims) or None, prompt_style=cfg.prompt_style,
-                            db_path=db, device=device, batch_size=cfg.batch_size,
-                            max_seq_length=cfg.max_seq_length, dtype=cfg.dtype,
-                            processes=cfg.processes, **options)
+    source = TaskSource(suite=suite, tasks=list(tasks) if tasks else None,
+                        **{k: v for k, v in options.items() if k in _SOURCE_OPTIONS})
+    if not (suite or tasks or source.beir_dir or source.tasks_file):
+        source = dataclasses.replace(TaskSource.of(cfg), langs=source.langs,
+                                     data_dir=source.data_dir)
+    context = RunContext(device=device,
+                         **{k: v for k, v in options.items() if k in _CONTEXT_OPTIONS})
+    run_id = run_evaluation(model, source, config=cfg, db=db, context=context)
     return eval_result(run_id, db)
 
 

@@ -160,7 +160,7 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
     on these task names instead of the profile's suite (for quick runs).
     """
     from gecko_bench import fret
-    from gecko_bench.eval import evaluate
+    from gecko_bench.eval.runner import RunContext, TaskSource, evaluate
     from gecko_bench.pipeline import run_pipeline, work_dir
     from gecko_bench.store import default_db_path
     from trainers import finetune
@@ -209,13 +209,12 @@ def run_experiment(name: str, profile: config.Profile, seeds: int = 1,
                                 profile=profile.name, pool_size=variant.pool_size,
                                 progress=progress)
             tasks = tasks or profile.eval.tasks or None
-            run_id = evaluate(str(ckpt), suite=None if tasks else profile.eval.suite,
-                              tasks=tasks, dims=dims, prompt_style=variant.prompt_style,
-                              db_path=db, device=profile.device,
-                              batch_size=profile.eval.batch_size, experiment=name,
-                              variant=variant.name, profile=profile.name,
-                              max_seq_length=profile.eval.max_seq_length,
-                              dtype=profile.eval.dtype)
+            run_id = evaluate(
+                str(ckpt), tasks or TaskSource.of(profile.eval),
+                config=dataclasses.replace(profile.eval, dims=dims,
+                                           prompt_style=variant.prompt_style),
+                db=db, context=RunContext(device=profile.device, experiment=name,
+                                          variant=variant.name, profile=profile.name))
             protocols[variant.name] = run_selection(db, run_id)[1]
             checkpoints.setdefault(variant.name, []).append(str(ckpt))
     return summarize(name, checkpoints, db, dims, suite=None if tasks else profile.eval.suite,

@@ -7,6 +7,7 @@ a kill continues where it stopped and a rerun after completion only prints the r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -165,11 +166,21 @@ def _stage_finetune(p: config.Profile, out: dict, wd: Path, db: Path, console: C
 LIKE_BASE = "student, scored like its base"  # key of the student's second evaluation
 
 
+def _evaluate(p: config.Profile, model: str, style: str, source, db: Path) -> str:
+    """Evaluate one model of the job's plan: the profile's eval settings at the model's dims
+    and `style` prompts; return the run id."""
+    from gecko_bench.eval.runner import RunContext, evaluate
+
+    cfg = dataclasses.replace(p.eval, dims=model_dims(model, p.eval.dims), prompt_style=style)
+    return evaluate(model, source, config=cfg, db=db,
+                    context=RunContext(device=p.device, profile=p.name))
+
+
 def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
     """Every model at its own prompt style (the student: the one its prompts carry, chosen on
     the dev split), and the student a second time under its base's protocol, so the headline
     gain compares like with like; then the student's model card gets its scores."""
-    from gecko_bench.eval import evaluate
+    from gecko_bench.eval.runner import TaskSource
     from gecko_bench.store.scores import run_selection
     from trainers.card import refresh_card
 
@@ -180,11 +191,7 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
     runs, measured = {}, {}
     for key, model, style in plan:
         console.print(f"[bold]evaluate[/] {model} on {eval_label(p)} ({style} prompts)")
-        runs[key] = evaluate(model, suite=None if p.eval.tasks else p.eval.suite,
-                             tasks=p.eval.tasks or None, dims=model_dims(model, p.eval.dims),
-                             prompt_style=style, db_path=db, device=p.device,
-                             batch_size=p.eval.batch_size, profile=p.name,
-                             max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
+        runs[key] = _evaluate(p, model, style, TaskSource.of(p.eval), db)
         model_id, protocol = run_selection(db, runs[key])
         measured[key] = {"model_id": model_id, **protocol.as_dict()}
     refresh_card(Path(student), db)
@@ -197,8 +204,8 @@ def _evaluate_target(p: config.Profile, plan: list[tuple[str, str, str]], db: Pa
                      console: Console) -> dict:
     """A domain job's target task (base, student, student like its base, on the folder's own
     queries) and which general-suite tasks share texts with the target corpus."""
-    from gecko_bench.eval import evaluate
     from gecko_bench.eval.resolve import resolve
+    from gecko_bench.eval.runner import TaskSource
     from gecko_bench.store.scores import run_selection
 
     beir = domain.folder(p)
@@ -209,10 +216,7 @@ def _evaluate_target(p: config.Profile, plan: list[tuple[str, str, str]], db: Pa
         runs, measured = {}, {}
         for key, model, style in plan:
             console.print(f"[bold]evaluate[/] {model} on the target {beir.name} ({style} prompts)")
-            runs[key] = evaluate(model, beir_dir=beir.root, dims=model_dims(model, p.eval.dims),
-                                 prompt_style=style, db_path=db, device=p.device,
-                                 batch_size=p.eval.batch_size, profile=p.name,
-                                 max_seq_length=p.eval.max_seq_length, dtype=p.eval.dtype)
+            runs[key] = _evaluate(p, model, style, TaskSource(beir_dir=beir.root), db)
             model_id, protocol = run_selection(db, runs[key])
             measured[key] = {"model_id": model_id, **protocol.as_dict()}
         (spec,) = resolve(beir_dir=beir.root)

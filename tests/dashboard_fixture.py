@@ -52,6 +52,12 @@ def perturbed_copy(base, out: Path, noise: float, seed: int) -> Path:
     return out
 
 
+def _eval_config(dims: list[int]):
+    from gecko_bench.config import EvalConfig
+
+    return EvalConfig(dims=dims, batch_size=64, prompt_style="gecko")
+
+
 def build_fixture_db(root: Path) -> Path:
     """Create (or reuse) the fixture database under ``root``; returns its path."""
     db = root / "dashboard.duckdb"
@@ -60,17 +66,16 @@ def build_fixture_db(root: Path) -> Path:
         return db
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gecko_bench.assets.loaders import load_sentence_transformer
+    from gecko_bench.api import evaluate
     from gecko_bench.config import TrainConfig
-    from gecko_bench.eval import evaluate
     from gecko_bench.provenance import checkpoint_id, collect
     from gecko_bench.store import finish_run, start_run, upsert_model
     from gecko_bench.store.runs import get_model_row
     from trainers import finetune
 
     cache = root / "embeddings"
-    common = dict(tasks_file=str(TASKS_FILE), db_path=db, progress=False, cache_dir=cache,
-                  batch_size=64, prompt_style="gecko")
-    evaluate("minilm-l6", dims=ALL_DIMS, **common)
+    common = dict(tasks_file=str(TASKS_FILE), db=db, progress=False, cache_dir=cache)
+    evaluate("minilm-l6", config=_eval_config(ALL_DIMS), **common)
     base_id = get_model_row("minilm-l6", db)["model_id"]
     # One real (one-step) fine-tune tagged task-diversity/all-original, evaluated by an untagged
     # run: its scores reach the experiment through its training run, as when identical weights
@@ -78,14 +83,15 @@ def build_fixture_db(root: Path) -> Path:
     checkpoint = finetune(TrainConfig(finetune_steps=1, finetune_batch_size=4), None,
                           "minilm-l6", root / "finetuned", db_path=db,
                           experiment="task-diversity", variant="all-original", mrl=False)
-    evaluate(str(checkpoint), dims=[384], **common)
+    evaluate(str(checkpoint), config=_eval_config([384]), **common)
     base = load_sentence_transformer("minilm-l6", "cpu")
     for name, experiment, variant, noise, seed, dims in PERTURBED:
         run_id = start_run("perturb", {"base": "minilm-l6", "noise": noise, "seed": seed},
                            collect("cpu"), profile="test", db_path=db)
         path = perturbed_copy(base, root / name, noise, seed)
         finish_run(run_id, durations={"perturb_s": 0.0}, db_path=db)
-        evaluate(str(path), dims=dims, experiment=experiment, variant=variant, **common)
+        evaluate(str(path), config=_eval_config(dims), experiment=experiment, variant=variant,
+                 **common)
         upsert_model(checkpoint_id(path), name, base_model_id=base_id, parent_model_id=base_id,
                      train_run_id=run_id, db_path=db)
     done.touch()

@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 
 from gecko_bench.errors import InputError
-from gecko_bench.eval import evaluate, lexical
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
+from gecko_bench.eval import lexical
 from gecko_bench.eval.runner import SCORING_VERSION
 from gecko_bench.store import connect
 from gecko_bench.store.scores import NO_DIM, Protocol, current_items, current_scores
@@ -30,7 +32,7 @@ RETRIEVAL, RERANKING, STS = "ManPageRetrieval-tiny", "DebianFAQReranking-tiny", 
 def _quiet_eval(*args, **kwargs) -> tuple[str, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        run_id = evaluate(*args, progress=False, **kwargs)
+        run_id = evaluate(*args, progress=False, **kwargs).run_id
     return run_id, out.getvalue()
 
 
@@ -38,7 +40,7 @@ def _quiet_eval(*args, **kwargs) -> tuple[str, str]:
 def bm25_db(tmp_path_factory):
     """bm25 on one retrieval, one reranking and one STS task (which it must skip)."""
     db = tmp_path_factory.mktemp("bm25") / "r.duckdb"
-    run_id, printed = _quiet_eval("bm25", tasks=[RETRIEVAL, RERANKING, STS], db_path=db)
+    run_id, printed = _quiet_eval("bm25", [RETRIEVAL, RERANKING, STS], db=db)
     return db, run_id, printed
 
 
@@ -95,7 +97,7 @@ def test_rows_carry_the_bm25_identity_and_per_query_items(bm25_db):
     lines = [line for line in printed.splitlines() if line.strip()]
     assert len(lines) == 1 and "skipping 1 task" in lines[0] and STS in lines[0], printed
 
-    again, printed = _quiet_eval("bm25", tasks=[RETRIEVAL, RERANKING, STS], db_path=db)
+    again, printed = _quiet_eval("bm25", [RETRIEVAL, RERANKING, STS], db=db)
     assert again != run_id  # resumed: nothing new scored
     assert set(current_scores(db, main_only=True)["run_id"]) == {run_id}
 
@@ -104,9 +106,9 @@ def test_rows_carry_the_bm25_identity_and_per_query_items(bm25_db):
 def board_db(tmp_path_factory, eval_cache):
     """minilm-l6 and bm25 on one retrieval task and one STS task."""
     db = tmp_path_factory.mktemp("board") / "r.duckdb"
-    _quiet_eval("minilm-l6", tasks=[RETRIEVAL, STS], db_path=db, prompt_style="none",
-                cache_dir=eval_cache)
-    _quiet_eval("bm25", tasks=[RETRIEVAL, STS], db_path=db)
+    _quiet_eval("minilm-l6", [RETRIEVAL, STS], db=db,
+                config=EvalConfig(dims=[], prompt_style="none"), cache_dir=eval_cache)
+    _quiet_eval("bm25", [RETRIEVAL, STS], db=db)
     return db
 
 
@@ -143,7 +145,7 @@ def test_regress_pairs_bm25_with_an_embedding_model(board_db):
 def test_no_retrieval_task_is_an_input_error(tmp_path):
     db = tmp_path / "r.duckdb"
     with pytest.raises(InputError, match="Retrieval and Reranking tasks only"):
-        evaluate("bm25", tasks=[STS], db_path=db, progress=False)
+        evaluate("bm25", [STS], db=db, progress=False)
     assert not db.exists() or current_scores(db).empty
     proc = subprocess.run([sys.executable, "-m", "gecko_bench", "eval", "--model", "bm25",
                            "--tasks", f"{STS},BrownGenreClustering-tiny", "--db", str(db)],

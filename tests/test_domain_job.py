@@ -175,14 +175,16 @@ def test_experiment_domain_checks_language_targets_before_any_job(tmp_path):
 
 
 def test_export_scores_like_the_registered_task(exported, tmp_path):
-    from gecko_bench.eval import evaluate
+    from gecko_bench.api import evaluate
+    from gecko_bench.config import EvalConfig
     from gecko_bench.store.scores import scores_frame
 
     folder, _ = exported
     db = tmp_path / "s.duckdb"
-    common = dict(dims=[384], prompt_style="none", db_path=db, progress=False, use_cache=False)
-    registered = evaluate("minilm-l6", tasks=[TASK], **common)
-    beir = evaluate("minilm-l6", beir_dir=folder, **common)
+    common = dict(config=EvalConfig(dims=[384], prompt_style="none"), db=db, progress=False,
+                  use_cache=False)
+    registered = evaluate("minilm-l6", [TASK], **common).run_id
+    beir = evaluate("minilm-l6", beir_dir=folder, **common).run_id
     main = scores_frame(db, main_only=True)
     by_run = dict(zip(main["run_id"], main["value"]))
     assert abs(by_run[registered] - by_run[beir]) < 1e-6, main[["task", "value"]]
@@ -192,7 +194,8 @@ def test_export_scores_like_the_registered_task(exported, tmp_path):
 def test_one_language_of_a_multilingual_task_exports_and_scores_like_its_subset(tmp_path):
     """A MIRACL-style task exports one language at a time (a domain job's target where the
     base is weak); the folder scores as the registered task's subset does."""
-    from gecko_bench.eval import evaluate
+    from gecko_bench.api import evaluate
+    from gecko_bench.config import EvalConfig
     from gecko_bench.store.scores import scores_frame
 
     multi = "DebianFAQMultilingualRetrieval-tiny"
@@ -212,9 +215,10 @@ def test_one_language_of_a_multilingual_task_exports_and_scores_like_its_subset(
     assert (counts["corpus"], counts["queries"]) == (len(split["corpus"]), len(split["queries"]))
     assert queries == {r["id"]: r["text"] for r in split["queries"]} and qrels == split["relevant_docs"]
     db = tmp_path / "s.duckdb"
-    common = dict(dims=[384], prompt_style="none", db_path=db, progress=False, use_cache=False)
-    registered = evaluate("minilm-l6", tasks=[multi], langs=["de"], **common)
-    beir = evaluate("minilm-l6", beir_dir=folder, **common)
+    common = dict(config=EvalConfig(dims=[384], prompt_style="none"), db=db, progress=False,
+                  use_cache=False)
+    registered = evaluate("minilm-l6", [multi], langs=["de"], **common).run_id
+    beir = evaluate("minilm-l6", beir_dir=folder, **common).run_id
     main = scores_frame(db, main_only=True)
     got = {r.run_id: r.value for r in main.itertuples() if r.subset in ("de", "default")}
     assert abs(got[registered] - got[beir]) < 1e-6, main[["task", "subset", "value"]]

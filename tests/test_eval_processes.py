@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gecko_bench.eval import evaluate
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
 from gecko_bench.store import connect
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
@@ -30,9 +31,10 @@ def _task_file(folder: Path, name: str, *classes: tuple[str, str], extra: str = 
 
 
 def _spawn(tasks_file: Path, db: Path, cache: Path) -> subprocess.Popen:
-    code = ("from gecko_bench.eval import evaluate; "
-            f"evaluate('minilm-l6', tasks_file={str(tasks_file)!r}, dims=[384, 64], "
-            f"db_path={str(db)!r}, cache_dir={str(cache)!r}, progress=False)")
+    code = ("from gecko_bench.api import evaluate; from gecko_bench.config import EvalConfig; "
+            f"evaluate('minilm-l6', tasks_file={str(tasks_file)!r}, "
+            f"config=EvalConfig(dims=[384, 64]), db={str(db)!r}, cache_dir={str(cache)!r}, "
+            "progress=False)")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -54,8 +56,8 @@ def warm_cache(tmp_path_factory, eval_cache):
     """The shared cache, filled for the STS and classification tasks (in-process)."""
     root = tmp_path_factory.mktemp("proc")
     both = _task_file(root, "warm", ("A", "LeeSTS"), ("B", "PolarityClassification"))
-    evaluate("minilm-l6", tasks_file=both, dims=[384, 64], db_path=root / "warm.duckdb",
-             cache_dir=eval_cache, progress=False)
+    evaluate("minilm-l6", config=EvalConfig(dims=[384, 64]), db=root / "warm.duckdb",
+             tasks_file=both, cache_dir=eval_cache, progress=False)
     return eval_cache
 
 
@@ -94,8 +96,8 @@ def test_killed_run_leaves_whole_tasks_and_resumes(tmp_path):
     model_id = first.model_id.iloc[0]
     assert len(item_scores_frame(db, model_id, task="EvalTestLeeSTS")) == 45 * 2 * 2
 
-    run_id = evaluate("minilm-l6", tasks_file=tasks_file, dims=[384, 64], db_path=db,
-                      cache_dir=cache, progress=False)
+    run_id = evaluate("minilm-l6", config=EvalConfig(dims=[384, 64]), db=db,
+                      tasks_file=tasks_file, cache_dir=cache, progress=False).run_id
     s = scores_frame(db)
     assert set(s.task) == {"EvalTestLeeSTS", "EvalTestFaqRetrieval"}
     assert set(s[s.task == "EvalTestLeeSTS"].run_id) == set(first.run_id)  # not re-scored

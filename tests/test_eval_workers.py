@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gecko_bench.errors import InputError
-from gecko_bench.eval import evaluate
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
 TESTS = Path(__file__).parent
@@ -34,8 +35,8 @@ def test_two_worker_processes_score_like_one(tmp_path, monkeypatch):
     frames = {}
     for n in (1, 2):
         db = tmp_path / f"p{n}.duckdb"
-        evaluate("minilm-l6", tasks_file=tasks, dims=[384, 64], db_path=db, use_cache=False,
-                 progress=False, processes=n)
+        evaluate("minilm-l6", config=EvalConfig(dims=[384, 64], processes=n), db=db,
+                 tasks_file=tasks, use_cache=False, progress=False)
         scores = scores_frame(db)
         frames[n] = (scores, item_scores_frame(db, scores.model_id.iloc[0]))
     assert started == [2]  # one pool of two workers, for the 2-process evaluation only
@@ -50,9 +51,10 @@ def test_two_worker_processes_score_like_one(tmp_path, monkeypatch):
 
 def test_processes_refused_where_the_pool_cannot_run(tmp_path):
     with pytest.raises(InputError, match="at least 1"):
-        evaluate("minilm-l6", tasks=["ManPageRetrieval-tiny"], db_path=tmp_path / "a.duckdb",
-                 progress=False, processes=0)
+        evaluate("minilm-l6", ["ManPageRetrieval-tiny"], config=EvalConfig(processes=0, dims=[]),
+                 db=tmp_path / "a.duckdb", progress=False)
     with pytest.raises(InputError, match="float32"):
-        evaluate("e5-small-multilingual", tasks=["ManPageRetrieval-tiny"],
-                 db_path=tmp_path / "b.duckdb", progress=False, processes=2)
+        evaluate("e5-small-multilingual", ["ManPageRetrieval-tiny"],
+                 config=EvalConfig(processes=2, dims=[]), db=tmp_path / "b.duckdb",
+                 progress=False)
     assert not (tmp_path / "a.duckdb").exists() and not (tmp_path / "b.duckdb").exists()

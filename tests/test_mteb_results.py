@@ -18,7 +18,8 @@ from test_bad_input import cli, one_error, rows
 
 from gecko_bench.compare import leaderboard
 from gecko_bench.errors import InputError
-from gecko_bench.eval import evaluate
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
 from gecko_bench.mteb_results import export_mteb, export_parquet, import_mteb
 from gecko_bench.store import get_run
 from gecko_bench.store.scores import (
@@ -38,8 +39,8 @@ def work(tmp_path_factory, eval_cache):
     root = tmp_path_factory.mktemp("mteb-results")
     db = root / "r.duckdb"
     for style in ("gecko", "none"):
-        evaluate("minilm-l6", tasks_file=Path(data.__file__), dims=[384, 128], db_path=db,
-                 prompt_style=style, cache_dir=eval_cache, progress=False)
+        evaluate("minilm-l6", config=EvalConfig(dims=[384, 128], prompt_style=style), db=db,
+                 tasks_file=Path(data.__file__), cache_dir=eval_cache, progress=False)
     out = root / "cache" / "results"  # ResultCache(root / "cache") reads <cache>/results
     summary = export_mteb(out, db)
     return {"root": root, "db": db, "out": out, "summary": summary,

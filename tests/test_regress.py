@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from gecko_bench.cli import app
 from gecko_bench.errors import InputError
-from gecko_bench.eval import evaluate
+from gecko_bench.api import evaluate
+from gecko_bench.config import EvalConfig
 from gecko_bench.regress import category_gains, compare
 
 TASKS = ["DebianFAQRetrieval-tiny", "LeeSTS-tiny", "BrownGenreClustering-tiny"]
@@ -33,7 +34,7 @@ def store(tmp_path_factory):
     damaged_path = root / "minilm-damaged"
     damaged.save(str(damaged_path))
     for model in ("minilm-l6", str(damaged_path)):
-        evaluate(model, tasks=TASKS, dims=[384], prompt_style="none", db_path=db,
+        evaluate(model, TASKS, config=EvalConfig(dims=[384], prompt_style="none"), db=db,
                  progress=False, cache_dir=root / "emb")
     return db, damaged_path
 
@@ -108,8 +109,8 @@ def test_a_candidate_missing_a_task_is_incomplete_not_passed(store, tmp_path):
     with torch.no_grad():
         next(model.parameters()).mul_(1.0001)  # other weights, same behaviour
     model.save(str(partial))
-    evaluate(str(partial), tasks=["LeeSTS-tiny"], dims=[384], prompt_style="none", db_path=db,
-             progress=False, cache_dir=tmp_path / "emb")
+    evaluate(str(partial), ["LeeSTS-tiny"], config=EvalConfig(dims=[384], prompt_style="none"),
+             db=db, progress=False, cache_dir=tmp_path / "emb")
     args = ["regress", "-b", "minilm-l6", "-c", "minilm-partial", "--db", str(db),
             "--format", "json", "--resamples", "200"]
     result = CliRunner().invoke(app, args)
@@ -162,8 +163,8 @@ def test_category_gains_average_subsets_like_the_leaderboard(tmp_path):
     from gecko_bench.compare import leaderboard
 
     db = tmp_path / "m.duckdb"
-    evaluate("minilm-l6", tasks=["DebianFAQMultilingualRetrieval-tiny", "DebianFAQRetrieval-tiny"],
-             dims=[384], prompt_style="none", db_path=db, progress=False,
+    evaluate("minilm-l6", ["DebianFAQMultilingualRetrieval-tiny", "DebianFAQRetrieval-tiny"],
+             config=EvalConfig(dims=[384], prompt_style="none"), db=db, progress=False,
              cache_dir=tmp_path / "emb")
     board, _ = leaderboard(db, dim=384)
     gains = category_gains(db, "minilm-l6", "minilm-l6", n_resamples=10).set_index("category")
@@ -197,8 +198,9 @@ def test_scores_measured_another_way_never_replace_each_other(store, tmp_path):
     shutil.copy(store[0], db)
     original, _ = leaderboard(store[0], dim=384)
     for style, cap in (("gecko", None), ("none", 8)):
-        evaluate("minilm-l6", tasks=TASKS, dims=[384], prompt_style=style, db_path=db,
-                 progress=False, cache_dir=tmp_path / "emb", max_seq_length=cap)
+        evaluate("minilm-l6", TASKS,
+                 config=EvalConfig(dims=[384], prompt_style=style, max_seq_length=cap),
+                 db=db, progress=False, cache_dir=tmp_path / "emb")
     board, _ = leaderboard(db, dim=384)
     minilm = board[board["model"] == "minilm-l6"]
     assert len(minilm) == 3

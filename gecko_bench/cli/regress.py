@@ -25,13 +25,16 @@ def _ensure_evaluated(model: str, protocol: Protocol, suite: Optional[str],
     except InputError:
         if suite is None:
             raise
-    from gecko_bench.eval import evaluate
+    from gecko_bench.config import EvalConfig
+    from gecko_bench.eval.runner import TaskSource, evaluate
 
     style = protocol.prompt_style or "gecko"
     console.print(f"[yellow]{model} has no stored scores: evaluating it on {suite} first "
                   f"({style} prompts)[/]")
-    evaluate(model, suite=suite, db_path=db, prompt_style=style,
-             max_seq_length=protocol.max_seq_length, dtype=protocol.dtype or "float32")
+    evaluate(model, TaskSource(suite=suite), db=db,
+             config=EvalConfig(dims=[], prompt_style=style,
+                               max_seq_length=protocol.max_seq_length,
+                               dtype=protocol.dtype or "float32"))
 
 
 def _print_table(report: gate.RegressionReport) -> None:

@@ -38,14 +38,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from gecko_bench.errors import InputError
 from gecko_bench.store.scores import NO_DIM, Protocol
@@ -66,11 +63,13 @@ def is_lexical(model: str) -> bool:
 
 @dataclass
 class LexicalModel:
-    """A loaded lexical model and the facts the store needs about it."""
+    """A loaded lexical model, scored by the runner as an :class:`~.runner.EvalModel`."""
 
     name: str
     search: Any            # mteb SearchProtocol (index + search)
     identity: dict[str, Any]
+    dims: list[int] = field(default_factory=lambda: [NO_DIM])
+    not_applicable: list[str] = field(default_factory=list)  # task names set by scorable()
 
     @property
     def model_id(self) -> str:
@@ -80,6 +79,50 @@ class LexicalModel:
     def namespace(self) -> str:
         """Stands where an embedding model's cache namespace stands in the eval key."""
         return f"{KIND}-{self.model_id[:32]}"
+
+    @property
+    def protocol(self) -> Protocol:
+        from gecko_bench.eval.runner import SCORING_VERSION
+
+        return Protocol(PROMPT_STYLE, NO_TOKEN_CAP, DTYPE, SCORING_VERSION)
+
+    def model_row(self) -> dict[str, Any]:
+        return dict(model_id=self.model_id, name=self.name, path=None, kind=KIND, n_params=0)
+
+    def run_config(self) -> dict[str, Any]:
+        return {"model_path": None, "dims": self.dims, "lexical": self.identity,
+                "not_applicable": self.not_applicable}
+
+    def scorable(self, specs: list) -> list:
+        """The retrieval and reranking tasks among `specs` (the others skipped with one printed
+        line); InputError if there are none."""
+        kept = [s for s in specs if is_retrieval(s.task)]
+        others = [s for s in specs if not is_retrieval(s.task)]
+        if not kept:
+            cats = sorted({s.category for s in specs})
+            raise InputError(f"{self.name} scores Retrieval and Reranking tasks only, and none "
+                             f"of the {len(specs)} requested task(s) is one ({', '.join(cats)})")
+        if others:
+            print(f"{self.name}: skipping {len(others)} task(s) that are not retrieval/reranking "
+                  f"(a lexical model has no embeddings): {', '.join(s.name for s in others)}",
+                  flush=True)
+        self.not_applicable = [s.name for s in others]
+        return kept
+
+    @contextmanager
+    def session(self, pending: bool, bars: Any) -> Iterator[None]:
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        yield
+
+    def score_task(self, spec, dims: list[int]) -> tuple[list, list[tuple]]:
+        """mteb's result and item rows for one task (at :data:`NO_DIM`)."""
+        from gecko_bench.eval.runner import mteb_evaluate
+
+        result, items = mteb_evaluate(self.search, spec)
+        return [(NO_DIM, result)], [(NO_DIM, *row) for row in items]
+
+    def stats(self) -> dict[str, Any]:
+        return {}
 
 
 def bm25_identity(search: Any, mteb_name: str) -> dict[str, Any]:
@@ -133,115 +176,3 @@ def is_retrieval(task) -> bool:
     from mteb.abstasks import AbsTaskRetrieval
 
     return isinstance(task, AbsTaskRetrieval)
-
-
-def evaluate(model: str, suite: str | None = None, tasks: list[str] | None = None,
-             prompt_style: str | None = None, db_path=None, langs: list[str] | None = None,
-             data_dir=None, beir_dir=None, tasks_file=None, experiment: str | None = None,
-             variant: str | None = None, run_id: str | None = None, progress: bool = True,
-             profile: str | None = None, device: str = "cpu", **ignored: Any) -> str:
-    """:func:`gecko_bench.eval.runner.evaluate` for a lexical model; return the run id.
-
-    Same task options, store rows, resumption and run row as the runner. `dims`,
-    `max_seq_length`, `dtype`, `batch_size` and the embedding-cache options do not apply and
-    are ignored, and so is `prompt_style` (BM25 reads the raw text): the stored protocol says
-    what ran.
-    """
-    import mteb
-
-    from gecko_bench import store
-    from gecko_bench.eval.items import item_rows
-    from gecko_bench.eval.resolve import load_checked, resolve
-    from gecko_bench.eval.runner import (
-        SCORING_VERSION,
-        _progress,
-        _reset_task_seed,
-        _score_rows,
-        open_eval_run,
-        source_config,
-    )
-    from gecko_bench.store import scores as score_store
-
-    if not (suite or tasks or beir_dir or tasks_file):
-        from gecko_bench.config import EvalConfig
-
-        suite = EvalConfig().suite
-    specs = resolve(suite=suite, tasks=tasks, langs=langs, data_dir=data_dir,
-                    beir_dir=beir_dir, tasks_file=tasks_file)
-    kept = [s for s in specs if is_retrieval(s.task)]
-    others = [s for s in specs if not is_retrieval(s.task)]
-    if not kept:
-        cats = sorted({s.category for s in specs})
-        raise InputError(f"{model} scores Retrieval and Reranking tasks only, and none of the "
-                         f"{len(specs)} requested task(s) is one ({', '.join(cats)})")
-    lexical = load(model)
-    if others:
-        print(f"{model}: skipping {len(others)} task(s) that are not retrieval/reranking (a "
-              f"lexical model has no embeddings): {', '.join(s.name for s in others)}",
-              flush=True)
-    protocol = Protocol(PROMPT_STYLE, NO_TOKEN_CAP, DTYPE, SCORING_VERSION)
-    model_id = lexical.model_id
-
-    pending = []
-    for spec in kept:
-        key = spec.eval_key(protocol.as_dict(), lexical.namespace)
-        if NO_DIM not in score_store.finished_dims(db_path, model_id, key):
-            pending.append((spec, key))
-    for spec, _ in pending:
-        load_checked(spec)
-
-    logging.getLogger("mteb").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    config = {"model": model, "model_path": None, "suite": suite, "tasks": tasks,
-              "dims": [NO_DIM], **source_config(langs, data_dir, beir_dir, tasks_file),
-              **protocol.as_dict(), "model_id": model_id, "lexical": lexical.identity,
-              "task_names": [s.name for s in kept],
-              "not_applicable": [s.name for s in others],
-              "skipped": [s.name for s in kept if s.name not in {p[0].name for p in pending}]}
-    # The whole suite is registered (specs, not kept), so the leaderboard knows what BM25 lacks.
-    run_id, owned = open_eval_run(
-        config, specs, dict(model_id=model_id, name=lexical.name, path=None, kind=KIND,
-                            n_params=0),
-        run_id=run_id, db_path=db_path, device=device, profile=profile,
-        experiment=experiment, variant=variant)
-
-    started = time.perf_counter()
-    durations: dict[str, float] = {}
-    try:
-        with _progress(progress) as bars:
-            overall = bars.add_task("tasks", total=len(pending)) if bars else None
-            for spec, key in pending:
-                if bars:
-                    bars.update(overall, description=f"{spec.name} ({model})")
-                t0 = time.perf_counter()
-                _reset_task_seed(spec.task)
-                with tempfile.TemporaryDirectory(prefix="gecko-eval-") as tmp:
-                    res = mteb.evaluate(lexical.search, spec.task, cache=None,
-                                        prediction_folder=tmp, show_progress_bar=False,
-                                        co2_tracker=False)
-                    if res.exceptions:
-                        raise RuntimeError(f"task {spec.name} failed: "
-                                           f"{res.exceptions[0].exception}")
-                    items = item_rows(spec.task, Path(tmp) / spec.task.prediction_file_name)
-                identity = dict(protocol.as_dict(), task_revision=spec.revision)
-                common = dict(run_id=run_id, model_id=model_id, suite=spec.suite, eval_key=key,
-                              **identity)
-                rows = _score_rows(spec, res.task_results[0], NO_DIM, **common)
-                item_frame = pd.DataFrame([(NO_DIM, *r) for r in items],
-                                          columns=["dim", "subset", "split", "item_id", "metric",
-                                                   "value"])
-                item_frame = item_frame.assign(run_id=run_id, model_id=model_id,
-                                               task=spec.name, **identity)
-                score_store.write_task(pd.DataFrame(rows), item_frame, db_path)
-                durations[spec.name] = round(time.perf_counter() - t0, 3)
-                if bars:
-                    bars.advance(overall)
-        durations["total_s"] = round(time.perf_counter() - started, 3)
-    except BaseException as exc:
-        if owned:
-            store.finish_run(run_id, "failed", durations, f"{type(exc).__name__}: {exc}",
-                             db_path=db_path)
-        raise
-    if owned:
-        store.finish_run(run_id, "finished", durations, db_path=db_path)
-    return run_id

@@ -43,14 +43,16 @@ def _plain(model: str, suite, tasks_file, batch_size: int,
 
 def _ours(model: str, suite, tasks_file, batch_size: int, cache_dir: Path,
           db: Path, max_seq_length: int | None = None) -> tuple[float, dict[str, float], dict]:
-    from gecko_bench.eval.runner import evaluate
+    from gecko_bench.config import EvalConfig
+    from gecko_bench.eval.runner import RunContext, TaskSource, evaluate
     from gecko_bench.store import get_run
     from gecko_bench.store.scores import scores_frame
 
     start = time.perf_counter()
-    run_id = evaluate(model, suite=suite, tasks_file=tasks_file, prompt_style="none",
-                      db_path=db, batch_size=batch_size, cache_dir=cache_dir, progress=False,
-                      max_seq_length=max_seq_length, dtype="float32")
+    run_id = evaluate(model, TaskSource(suite=suite, tasks_file=tasks_file),
+                      config=EvalConfig(dims=[], prompt_style="none", batch_size=batch_size,
+                                        max_seq_length=max_seq_length, dtype="float32"),
+                      db=db, context=RunContext(cache_dir=cache_dir, progress=False))
     wall = time.perf_counter() - start
     df = scores_frame(db, main_only=True)
     means = df.groupby("task")["value"].mean().to_dict()

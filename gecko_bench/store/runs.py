@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gecko_bench.store.core import connect, register_tables, transaction
+from gecko_bench.store.core import connect, default_db_path, register_tables, transaction
 
 register_tables({
     "runs": """
@@ -94,11 +94,18 @@ class RunRecord:
 def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], *,
                  profile: str | None = None, experiment: str | None = None,
                  variant: str | None = None, db_path: str | Path | None = None,
-                 run_id: str | None = None) -> Iterator[RunRecord]:
+                 run_id: str | None = None, join: bool = False) -> Iterator[RunRecord]:
     """A run's whole lifecycle: started ('running') on entry, then 'finished' with the block's
     durations, or 'failed' with ``Type: message`` when the block raises (the exception goes
     on). Every command that records a run goes through here, so a killed or failed run is
-    never left looking finished."""
+    never left looking finished.
+
+    With `join` and a `run_id` already in the store (a job evaluating inside its own run), the
+    block works under that run and leaves it to its owner: nothing is started or finished.
+    """
+    if join and run_id is not None and _run_exists(run_id, db_path):
+        yield RunRecord(run_id)
+        return
     record = RunRecord(start_run(kind, config, provenance, profile=profile,
                                  experiment=experiment, variant=variant, db_path=db_path,
                                  run_id=run_id))
@@ -109,6 +116,11 @@ def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], 
                    error=f"{type(exc).__name__}: {exc}"[:500], db_path=db_path)
         raise
     finish_run(record.run_id, "finished", record.durations, db_path=db_path)
+
+
+def _run_exists(run_id: str, db_path: str | Path | None) -> bool:
+    path = Path(db_path) if db_path else default_db_path()
+    return path.exists() and get_run(run_id, path) is not None
 
 
 def get_run(run_id: str, db_path: str | Path | None = None) -> dict[str, Any] | None:
