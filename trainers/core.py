@@ -14,15 +14,19 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gecko_bench.errors import InputError
 from trainers import dev_selection, distributed
 from trainers.data import check_columns
+
+if TYPE_CHECKING:
+    from gecko_bench.store.runs import RunRecord
 
 MANIFEST = "manifest.json"
 STATE = "train_state.json"
@@ -202,22 +206,8 @@ def training_args(out: Path, cfg, steps: int, batch_size: int, device: str, **ov
 def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
                  device: str = "cpu", db_path=None, progress: ProgressFn | None = None) -> Path:
     """Train (or resume, or reuse) and return the checkpoint folder ``spec.out``."""
-    from gecko_bench import provenance
-    from gecko_bench.assets.loaders import load_sentence_transformer
-    from gecko_bench.config import as_dict
-    from gecko_bench.store import finish_run, start_run
-    from gecko_bench.store import training as store
-
     spec.out = Path(spec.out)
-    dtype = train_dtype(cfg, device)
-    if dtype != "float32":  # float32 runs keep the key they had before dtype was configurable
-        spec.key_material = {**spec.key_material, "dtype": dtype}
-    if dev_selection.requested(cfg, spec.dev_jsonl):  # off: the key it had before the option
-        spec.key_material = {**spec.key_material,
-                             "dev_selection": dev_selection.key_material(cfg)}
-    ddp = distributed.key_material(cfg)
-    if ddp:  # one process: the key it had before torchrun
-        spec.key_material = {**spec.key_material, "ddp": ddp}
+    dtype, ddp = _add_run_keys(spec, cfg, device)
     finished = check_out_dir(spec)
     lineage = model_lineage(spec.init)
     if finished is not None:
@@ -229,9 +219,51 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
     if len(dataset) < spec.steps * spec.batch_size:
         raise InputError(f"{len(dataset)} examples cannot fill {spec.steps} batches of "
                          f"{spec.batch_size}")
-    device_batch = distributed.per_device_batch(spec.batch_size)
     distributed.setup(device)
     main = distributed.is_main()
+    last = _prepare_out_dir(spec, main)
+    model, serve_length = _load_student(lineage["parent_path"], cfg, device)
+    loss = make_loss(model)
+    dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, cfg.text_style, serve_length) \
+        if dev_selection.requested(cfg, spec.dev_jsonl) else None
+    facts = {"device": device, "dtype": dtype, "ddp": ddp,
+             "resumed_from_step": int(last.rsplit("-", 1)[1]) if last else 0}
+    with _train_run(spec, cfg, facts, lineage, main, db_path) as run:
+        callback = _make_callback(run.run_id, db_path, progress if main else None)
+        trainer = _fit(spec, cfg, model, dataset, loss, dev, callback, last, device, run)
+        facts.update(steps=trainer.state.global_step,  # below spec.steps when stopped early
+                     final_loss=callback.last_loss,
+                     selection=dev.result(trainer.state, model) if dev else None)
+        model.max_seq_length = serve_length
+        if not main:  # rank 0 saves, registers and cleans up; the others wait for it
+            distributed.barrier()
+            return spec.out
+        _save_checkpoint(spec, cfg, model, lineage, run, facts, db_path)
+    shutil.rmtree(spec.out / TRAINER_DIR, ignore_errors=True)
+    (spec.out / STATE).unlink(missing_ok=True)
+    distributed.barrier()
+    return spec.out
+
+
+def _add_run_keys(spec: RunSpec, cfg, device: str) -> tuple[str, dict[str, Any]]:
+    """Add the settings that change the result to the checkpoint key; return (dtype, ddp).
+
+    Each is added only when it is not the old default, so checkpoints keep the key they had
+    before the option existed."""
+    dtype = train_dtype(cfg, device)
+    if dtype != "float32":
+        spec.key_material = {**spec.key_material, "dtype": dtype}
+    if dev_selection.requested(cfg, spec.dev_jsonl):
+        spec.key_material = {**spec.key_material,
+                             "dev_selection": dev_selection.key_material(cfg)}
+    ddp = distributed.key_material(cfg)
+    if ddp:  # one process: the key it had before torchrun
+        spec.key_material = {**spec.key_material, "ddp": ddp}
+    return dtype, ddp
+
+
+def _prepare_out_dir(spec: RunSpec, main: bool) -> str | None:
+    """Write the run state (rank 0) and return the checkpoint to resume from, if any."""
     trainer_dir = spec.out / TRAINER_DIR
     if main:
         spec.out.mkdir(parents=True, exist_ok=True)
@@ -240,108 +272,126 @@ def run_training(spec: RunSpec, cfg, dataset, make_loss: Callable[[Any], Any],
             indent=1, default=str))
         last_complete_checkpoint(trainer_dir)  # removes a half-written newest checkpoint
     distributed.barrier()
-    last = last_complete_checkpoint(trainer_dir)
-    resumed_from = int(last.rsplit("-", 1)[1]) if last else 0
+    return last_complete_checkpoint(trainer_dir)
 
-    model = load_sentence_transformer(lineage["parent_path"], device=device)
-    # Train on short inputs for speed, but save the parent's input length: a checkpoint saved
-    # at the training length would be evaluated on truncated texts against its own base.
+
+def _load_student(parent_path: str, cfg, device: str) -> tuple[Any, int]:
+    """The model to train, at the training input length; and the parent's length to save.
+
+    Training on short inputs is for speed; a checkpoint saved at the training length would be
+    evaluated on truncated texts against its own base."""
+    from gecko_bench.assets.loaders import load_sentence_transformer
+
+    model = load_sentence_transformer(parent_path, device=device)
     serve_length = model.max_seq_length
     model.max_seq_length = cfg.max_seq_length
     model.model_card_data.generate_widget_examples = False  # encodes examples: slow, unused
-    loss = make_loss(model)
-    training_style = cfg.text_style
-    dev = dev_selection.DevSelector(cfg, spec.dev_jsonl, training_style, serve_length) \
-        if dev_selection.requested(cfg, spec.dev_jsonl) else None
+    return model, serve_length
+
+
+@contextmanager
+def _train_run(spec: RunSpec, cfg, facts: dict[str, Any], lineage: dict[str, Any], main: bool,
+               db_path) -> Iterator[RunRecord]:
+    """The run's store rows (``runs`` and ``train_runs``) on rank 0; nothing on other ranks."""
+    from gecko_bench import provenance
+    from gecko_bench.config import as_dict
+    from gecko_bench.store import recorded_run
+    from gecko_bench.store import training as store
+    from gecko_bench.store.runs import RunRecord
+
+    if not main:  # other ranks under torchrun write nothing
+        yield RunRecord(None)
+        return
+    ddp = facts["ddp"]
     config = {"train": as_dict(cfg), "stage": spec.stage, "init": spec.init,
-              "steps": spec.steps, "batch_size": spec.batch_size, "device": device,
-              "dtype": dtype, **({"ddp": ddp} if ddp else {}),
+              "steps": spec.steps, "batch_size": spec.batch_size, "device": facts["device"],
+              "dtype": facts["dtype"], **({"ddp": ddp} if ddp else {}),
               **{k: v for k, v in spec.manifest_extra.items() if k != "mixture"}}
-    run_id = None
-    if main:
-        run_id = start_run(spec.stage, config, provenance.collect(device), profile=spec.profile,
-                           experiment=spec.experiment, variant=spec.variant, db_path=db_path)
-        store.record_train_run(run_id, spec.stage, spec.key, str(spec.out.resolve()),
-                               lineage["parent_model_id"], spec.fret_dataset_id, resumed_from,
-                               spec.steps, spec.batch_size,
+    with recorded_run(spec.stage, config, provenance.collect(facts["device"]),
+                      profile=spec.profile, experiment=spec.experiment, variant=spec.variant,
+                      db_path=db_path) as run:
+        store.record_train_run(run.run_id, spec.stage, spec.key, str(spec.out.resolve()),
+                               lineage["parent_model_id"], spec.fret_dataset_id,
+                               facts["resumed_from_step"], spec.steps, spec.batch_size,
                                spec.manifest_extra.get("mixture", {}), db_path=db_path)
-    callback = _make_callback(run_id, db_path, progress if main else None)
+        yield run
+
+
+def _fit(spec: RunSpec, cfg, model, dataset, loss, dev, callback, last: str | None,
+         device: str, run: RunRecord):
+    """SentenceTransformerTrainer from `last` (or the start) to ``spec.steps``; the trainer.
+    Its wall time goes to ``run.durations['train_s']``, also when it fails."""
+    from sentence_transformers import SentenceTransformerTrainer
+    from transformers.trainer_callback import PrinterCallback
+
+    from trainers.sampler import SequentialBatchSampler
+
+    args = training_args(spec.out / TRAINER_DIR, cfg, spec.steps,
+                         distributed.per_device_batch(spec.batch_size), device,
+                         batch_sampler=SequentialBatchSampler,
+                         **(dev.training_args() if dev else {}))
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=dataset, loss=loss,
+        evaluator=dev.evaluator if dev else None,
+        callbacks=[callback, *(dev.callbacks() if dev else [])])
+    trainer.remove_callback(PrinterCallback)  # we log to the store and a progress bar
     t0 = time.perf_counter()
     try:
-        from sentence_transformers import SentenceTransformerTrainer
-        from transformers.trainer_callback import PrinterCallback
+        trainer.train(resume_from_checkpoint=last)
+    except (RuntimeError, ValueError) as exc:
+        raise _explain(exc, spec, last) from exc
+    finally:
+        run.durations["train_s"] = time.perf_counter() - t0
+    callback.flush()
+    return trainer
 
-        from trainers.sampler import SequentialBatchSampler
 
-        args = training_args(trainer_dir, cfg, spec.steps, device_batch, device,
-                             batch_sampler=SequentialBatchSampler,
-                             **(dev.training_args() if dev else {}))
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=loss,
-            evaluator=dev.evaluator if dev else None,
-            callbacks=[callback, *(dev.callbacks() if dev else [])])
-        trainer.remove_callback(PrinterCallback)  # we log to the store and a progress bar
-        try:
-            trainer.train(resume_from_checkpoint=last)
-        except (RuntimeError, ValueError) as exc:
-            raise _explain(exc, spec, last) from exc
-        callback.flush()
-        train_s = time.perf_counter() - t0
-        selection = dev.result(trainer.state, model) if dev else None
-        steps_done = trainer.state.global_step  # below spec.steps when stopped early
-        model.max_seq_length = serve_length
-        if not main:  # rank 0 saves, registers and cleans up; the others wait for it
-            distributed.barrier()
-            return spec.out
-        from trainers.card import write_card
-        from trainers.prompt_choice import choose_prompt_style, write_prompts
+def _save_checkpoint(spec: RunSpec, cfg, model, lineage: dict[str, Any], run: RunRecord,
+                     facts: dict[str, Any], db_path) -> None:
+    """Rank 0: prompts chosen on dev (and WiSE-FT's alpha), the model, its manifest (written
+    last, atomically), its store rows and its model card."""
+    from gecko_bench import provenance
+    from gecko_bench.config import as_dict
+    from trainers.card import write_card
+    from trainers.prompt_choice import choose_prompt_style, write_prompts
 
-        wise = None
-        if getattr(cfg, "wise_ft", False) and spec.dev_jsonl is not None:
-            from trainers.wise_ft import choose_alpha
+    wise = None
+    if getattr(cfg, "wise_ft", False) and spec.dev_jsonl is not None:
+        from trainers.wise_ft import choose_alpha
 
-            wise = choose_alpha(model, lineage["base_model"], spec.dev_jsonl, training_style)
-        choice = choose_prompt_style(model, spec.dev_jsonl, training_style)
-        model.save(str(spec.out))
-        write_prompts(spec.out, choice.style)
-        model_id = provenance.checkpoint_id(spec.out)
-        done = steps_done - resumed_from
-        manifest = {
-            "format": 1, "stage": spec.stage, "checkpoint_key": spec.key,
-            "name": _name(lineage["base_model"], spec, model_id),
-            "model_id": model_id, "base_model": lineage["base_model"],
-            "base_model_id": lineage["base_model_id"], "parent": lineage["parent_name"],
-            "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
-            "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run_id,
-            "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": steps_done,
-            "batch_size": spec.batch_size, "ddp": ddp,
-            "resumed_from_step": resumed_from, "final_loss": callback.last_loss,
-            "samples_per_s": done * spec.batch_size / train_s if done else None,
-            "dim": model.get_embedding_dimension(),
-            "n_params": sum(p.numel() for p in model.parameters()),
-            "config": as_dict(cfg), "device": device, "dtype": dtype,
-            "prompt_style": choice.style, "prompt_choice": choice.as_dict(),
-            "wise_ft": wise.as_dict() if wise else None,
-            "dev_selection": selection.as_dict() if selection else None,
-            "key_material": spec.key_material,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **spec.manifest_extra,
-        }
-        _register(manifest, spec.out, db_path)
-        tmp = spec.out / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1, default=str))
-        os.replace(tmp, spec.out / MANIFEST)
-        write_card(spec.out, manifest, db_path)
-    except BaseException as exc:
-        if main:
-            finish_run(run_id, "failed", {"train_s": time.perf_counter() - t0},
-                       error=f"{type(exc).__name__}: {exc}", db_path=db_path)
-        raise
-    finish_run(run_id, "finished", {"train_s": train_s}, db_path=db_path)
-    shutil.rmtree(trainer_dir, ignore_errors=True)
-    (spec.out / STATE).unlink(missing_ok=True)
-    distributed.barrier()
-    return spec.out
+        wise = choose_alpha(model, lineage["base_model"], spec.dev_jsonl, cfg.text_style)
+    choice = choose_prompt_style(model, spec.dev_jsonl, cfg.text_style)
+    model.save(str(spec.out))
+    write_prompts(spec.out, choice.style)
+    model_id = provenance.checkpoint_id(spec.out)
+    done = facts["steps"] - facts["resumed_from_step"]
+    selection = facts["selection"]
+    manifest = {
+        "format": 1, "stage": spec.stage, "checkpoint_key": spec.key,
+        "name": _name(lineage["base_model"], spec, model_id),
+        "model_id": model_id, "base_model": lineage["base_model"],
+        "base_model_id": lineage["base_model_id"], "parent": lineage["parent_name"],
+        "parent_path": lineage["parent_path"], "parent_model_id": lineage["parent_model_id"],
+        "fret_dataset_id": spec.fret_dataset_id, "train_run_id": run.run_id,
+        "seed": cfg.seed, "git_sha": provenance.git_sha(), "steps": facts["steps"],
+        "batch_size": spec.batch_size, "ddp": facts["ddp"],
+        "resumed_from_step": facts["resumed_from_step"], "final_loss": facts["final_loss"],
+        "samples_per_s": done * spec.batch_size / run.durations["train_s"] if done else None,
+        "dim": model.get_embedding_dimension(),
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "config": as_dict(cfg), "device": facts["device"], "dtype": facts["dtype"],
+        "prompt_style": choice.style, "prompt_choice": choice.as_dict(),
+        "wise_ft": wise.as_dict() if wise else None,
+        "dev_selection": selection.as_dict() if selection else None,
+        "key_material": spec.key_material,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **spec.manifest_extra,
+    }
+    _register(manifest, spec.out, db_path)
+    tmp = spec.out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, default=str))
+    os.replace(tmp, spec.out / MANIFEST)
+    write_card(spec.out, manifest, db_path)
 
 
 def _name(base: str, spec: RunSpec, model_id: str) -> str:
