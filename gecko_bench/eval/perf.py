@@ -70,7 +70,8 @@ def dtype_probe(model: str, dtypes: list[str], n_texts: int = 256, batch_size: i
     import numpy as np
 
     from gecko_bench.corpora.seeds import seed_passages
-    from gecko_bench.eval.encoder import GeckoEncoder, load_backend
+    from gecko_bench.eval.backends import load_backend
+    from gecko_bench.eval.encoder import GeckoEncoder
     from gecko_bench.hardware import ShapeRecorder, encoder_shape, forward_flops
 
     texts = [p.text for p in seed_passages(limit=n_texts, seed=1)]
@@ -84,8 +85,8 @@ def dtype_probe(model: str, dtypes: list[str], n_texts: int = 256, batch_size: i
             rows[setting] = {**rows[by_dtype[backend.dtype]], "same_as": by_dtype[backend.dtype]}
             continue
         by_dtype[backend.dtype] = setting
-        torch_model = backend.kind == "sentence-transformers"
-        recorder = ShapeRecorder(backend.model) if torch_model else None
+        torch_module = backend.torch_module
+        recorder = ShapeRecorder(torch_module) if torch_module is not None else None
         encoder = GeckoEncoder(backend, "none", cache=None, batch_size=batch_size)
         encoder.embed(texts[:batch_size])
         if recorder:
@@ -93,7 +94,7 @@ def dtype_probe(model: str, dtypes: list[str], n_texts: int = 256, batch_size: i
         t0 = time.perf_counter()
         vectors = encoder.embed(texts)
         seconds = time.perf_counter() - t0
-        flops = forward_flops(encoder_shape(backend.model), recorder.take()) if recorder else None
+        flops = forward_flops(encoder_shape(torch_module), recorder.take()) if recorder else None
         if recorder:
             recorder.close()
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

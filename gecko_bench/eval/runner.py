@@ -30,7 +30,8 @@ import pandas as pd
 from gecko_bench.config import EvalConfig
 from gecko_bench.errors import InputError
 from gecko_bench.eval.cache import EmbeddingCache
-from gecko_bench.eval.encoder import GeckoEncoder, load_backend
+from gecko_bench.eval.backends import load_backend
+from gecko_bench.eval.encoder import GeckoEncoder
 from gecko_bench.eval.items import clustering_rows, item_rows
 from gecko_bench.eval.prompts import check_style, resolve_style
 from gecko_bench.eval.resolve import TaskSpec, load_checked, resolve
