@@ -143,7 +143,8 @@ def export_mteb(out: str | Path, db_path=None, *, models: list[str] | None = Non
     """
     from mteb.cache import ResultCache
 
-    from gecko_bench.store.interchange import models_frame, run_details
+    from gecko_bench.store.interchange import run_details
+    from gecko_bench.store.runs import models_frame
     from gecko_bench.store.scores import current_scores
 
     model_ids = resolve_models(models, db_path)

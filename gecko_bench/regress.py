@@ -44,7 +44,7 @@ from gecko_bench.stats import (
     spearman_statistic,
 )
 from gecko_bench.store import scores as score_store
-from gecko_bench.store.dashboard import models_frame
+from gecko_bench.store.runs import models_frame
 from gecko_bench.store.scores import Protocol
 
 MIN_ITEMS = 10

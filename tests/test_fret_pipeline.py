@@ -10,17 +10,17 @@ import time
 import duckdb
 import pytest
 
-from gecko_bench import config as C
+from gecko_bench import config
 from gecko_bench import fret
 from gecko_bench.corpora.seeds import seed_passages
 from gecko_bench.errors import InputError
 from gecko_bench.fret.pipeline import score_pairs
 from gecko_bench.fret.rank import mine, ranks, rrf
 from gecko_bench.llm import load_llm
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 from fret_helpers import BUILD_CLI, stored_batches
 
-CFG = C.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
+CFG = config.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +46,14 @@ def built(tmp_path_factory, llm):
     return db, ds, killed_at
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_resume_after_kill_loses_and_duplicates_nothing(built, llm):
     db, ds, killed_at = built
     assert ds == fret.dataset_id(CFG)
     # the killed CLI build and the resumed one are one dataset (a profile default that enters
     # the id once made the "resume" a second, fresh build)
-    assert S.fret_datasets_frame(db).dataset_id.tolist() == [ds]
+    assert fret_store.fret_datasets_frame(db).dataset_id.tolist() == [ds]
     con = duckdb.connect(str(db), read_only=True)
     try:
         batches = con.execute("SELECT batch_index FROM fret_batches WHERE dataset_id = ? "
@@ -70,13 +71,14 @@ def test_resume_after_kill_loses_and_duplicates_nothing(built, llm):
     assert len(seeds_with_query) == len(set(seeds_with_query))
     assert len(seeds_with_query) + rejected_only == CFG.n_seeds
     assert seeds_with_query and all(n == CFG.n_neighbours for (n,) in per_query)
-    row = S.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
+    row = fret_store.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
     assert row.status == "complete" and row.seeds_done == CFG.n_seeds
     # complete -> idempotent, nothing recomputed
     assert fret.build(CFG, db_path=db, llm=llm, show_progress=False) == ds
 
 
 
+@pytest.mark.assets
 def test_list_shows_whole_ids_and_progress_in_80_columns(built):
     from typer.testing import CliRunner
 
@@ -88,16 +90,17 @@ def test_list_shows_whole_ids_and_progress_in_80_columns(built):
     assert row.split()[1:4] == ["smollm2-135m", "minilm-l6", "6/6"]
     assert max(len(line) for line in out.splitlines()) <= 80
     # found / relabel: the seed among a query's neighbours / not its top RRF passage
-    nb, queries = S.fret_neighbours_frame(db, ds), S.fret_queries_frame(db, ds)
+    nb, queries = fret_store.fret_neighbours_frame(db, ds), fret_store.fret_queries_frame(db, ds)
     seed_of = dict(zip(queries.query_id, queries.seed_id))
     found = nb.groupby("query_id").apply(lambda g: seed_of[g.name] in set(g.passage_id))
     top = nb[nb.rrf_rank == 1].set_index("query_id").passage_id
     relabel = sum(top[q] != seed_of[q] for q in seed_of) / len(seed_of)
     assert row.split()[6:8] == [f"{found.mean():.2f}", f"{relabel:.2f}"]
 
+@pytest.mark.assets
 def test_every_neighbour_keeps_all_scores_and_consistent_ranks(built):
     db, ds, _ = built
-    nb = S.fret_neighbours_frame(db, ds)
+    nb = fret_store.fret_neighbours_frame(db, ds)
     for _, g in nb.groupby("query_id"):
         for col in ("retriever_rank", "ql_rank", "rc_rank", "rc_norm_rank", "rrf_rank"):
             assert sorted(g[col]) == list(range(1, CFG.n_neighbours + 1))
@@ -109,9 +112,10 @@ def test_every_neighbour_keeps_all_scores_and_consistent_ranks(built):
         assert g["rrf_score"].tolist() == pytest.approx(fused)
 
 
+@pytest.mark.assets
 def test_remining_every_strategy_without_the_llm(built, tmp_path):
     db, ds, _ = built
-    nb = S.fret_neighbours_frame(db, ds)
+    nb = fret_store.fret_neighbours_frame(db, ds)
     rank_of = {(r.query_id, r.passage_id): r.rrf_rank for r in nb.itertuples()}
     for positive in ("seed", "p1"):
         for negative in ("none", "random", "lowest", "range:2-3"):
@@ -163,6 +167,7 @@ def test_rrf_and_ranks_on_hand_computed_example():
     assert mine("s", nbrs, "p1", "none", rng) == ("s", None)
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_query_likelihood_ranks_the_true_passage_first(llm):
     corpus = {p.id: p for p in seed_passages(limit=300, seed=0)}
@@ -173,6 +178,7 @@ def test_query_likelihood_ranks_the_true_passage_first(llm):
     assert ranks(ql)[0] == 1
 
 
+@pytest.mark.assets
 def test_bad_inputs_fail_clearly_and_store_nothing(tmp_path, llm):
     db = tmp_path / "bad.duckdb"
     empty = tmp_path / "empty.jsonl"
@@ -190,7 +196,7 @@ def test_bad_inputs_fail_clearly_and_store_nothing(tmp_path, llm):
     for cfg, message in cases:
         with pytest.raises(InputError, match=message):
             fret.build(cfg, db_path=db, llm=llm, show_progress=False)
-    assert not db.exists() or S.fret_datasets_frame(db).empty
+    assert not db.exists() or fret_store.fret_datasets_frame(db).empty
 
 
 def test_dataset_id_names_the_compute_dtype():
@@ -205,8 +211,9 @@ def test_dataset_id_names_the_compute_dtype():
         fret.dataset_id(dataclasses.replace(CFG, llm_dtype="float16"))
 
 
+@pytest.mark.assets
 def test_questions_generation_writes_questions_for_one_fixed_task(llm):
-    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret import prompts as fret_prompts
     from gecko_bench.fret.pipeline import _identity, generate
 
     cfg = dataclasses.replace(CFG, generation="questions", queries_per_seed=2, max_new_tokens=32)
@@ -223,7 +230,8 @@ def test_questions_generation_writes_questions_for_one_fixed_task(llm):
     assert len(prompts) >= 6 and all(p.endswith("\nQuestion:") for p in prompts)
     assert prompts[0] == prompts[1] != prompts[2]  # a seed's replicas: one prompt, two samples
     assert out.queries, out.rejects
-    assert {(g.task, g.task_type) for g in out.queries} == {(P.QUESTION_TASK, "question answering")}
+    assert {(g.task, g.task_type) for g in out.queries} == {
+        (fret_prompts.QUESTION_TASK, "question answering")}
     assert all("\n" not in g.query and g.query for g in out.queries)
     # the questions style is a dataset of its own; the Gecko default keeps every earlier id
     assert fret.dataset_id(cfg) != fret.dataset_id(dataclasses.replace(cfg, generation="gecko"))
@@ -233,28 +241,31 @@ def test_questions_generation_writes_questions_for_one_fixed_task(llm):
 def test_german_questions_prompt_is_german_and_a_dataset_of_its_own():
     """fret.generation=questions-de (-fr): the questions prompt written in German (French); a
     small LLM answers English shots with English questions whatever the passage's language."""
-    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret import prompts as fret_prompts
 
-    de = P.question_prompt("Debian ist ein freies Betriebssystem.", "questions-de")
+    de = fret_prompts.question_prompt("Debian ist ein freies Betriebssystem.", "questions-de")
     assert de.startswith("Auf jeden Abschnitt unten folgt eine Frage")
     assert de.endswith("\nAbschnitt: Debian ist ein freies Betriebssystem.\nFrage:")
     assert de.count("\nFrage: ") == 3 and "Question" not in de
-    assert P.question_prompt("x").endswith("\nPassage: x\nQuestion:")  # the English one as before
-    ids = {fret.dataset_id(dataclasses.replace(CFG, generation=g)) for g in P.GENERATIONS}
-    assert len(ids) == len(P.GENERATIONS) == 4
-    assert P.question_prompt("x", "questions-fr").startswith("Chaque passage ci-dessous")
+    # the English one as before
+    assert fret_prompts.question_prompt("x").endswith("\nPassage: x\nQuestion:")
+    ids = {fret.dataset_id(dataclasses.replace(CFG, generation=g))
+           for g in fret_prompts.GENERATIONS}
+    assert len(ids) == len(fret_prompts.GENERATIONS) == 4
+    assert fret_prompts.question_prompt("x", "questions-fr").startswith("Chaque passage ci-dessous")
     with pytest.raises(InputError, match="valid: gecko, questions, questions-de, questions-fr"):
         fret.dataset_id(dataclasses.replace(CFG, generation="questions-xx"))
 
 
 def test_question_parsing_takes_the_first_line():
-    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret import prompts as fret_prompts
 
-    assert P.parse_question(" How do I renew a book?\nPassage: x") == (P.QUESTION_TASK,
-                                                                       "How do I renew a book?")
-    assert P.parse_question("\n  \n") is None
+    assert fret_prompts.parse_question(" How do I renew a book?\nPassage: x") == (
+        fret_prompts.QUESTION_TASK, "How do I renew a book?")
+    assert fret_prompts.parse_question("\n  \n") is None
 
 
+@pytest.mark.assets
 def test_overlap_guard_fails_a_run_seeded_with_eval_text(tmp_path, llm):
     from gecko_bench.corpora.debian_faq import faq_entries
 
@@ -285,15 +296,22 @@ def test_seed_is_never_the_hard_negative_when_p1_is_not_the_seed():
 def _one_batch(db, ds="fret-old", rc_norm=(-0.2, -0.9)):
     meta = {"dataset_id": ds, "llm": "x", "retriever": "y", "n_seeds": 1, "n_neighbours": 2,
             "n_shards": 1, "rrf_k": 0.0, "config": {}}
-    rows = {"fret_passages": [("s", "", "seed text", "t", "", 0), ("o", "", "other", "t", "",
-                                                                     None)],
-            "fret_queries": [(f"{ds}:s", "s", 0, 0, 0, "task", "qa", "qa", "a query")],
+    passage = dict(title="", source="t", licence="")
+    neighbour = dict(query_id=f"{ds}:s", rrf_score=1.5)
+    rows = {"fret_passages": [dict(passage, passage_id="s", text="seed text", seed_index=0),
+                              dict(passage, passage_id="o", text="other", seed_index=None)],
+            "fret_queries": [dict(query_id=f"{ds}:s", seed_id="s", shard=0, batch_index=0,
+                                  attempt=0, task="task", task_type="qa", example_type="qa",
+                                  query="a query")],
             "fret_rejects": [],
-            "fret_neighbours": [(f"{ds}:s", "s", True, 1, 0.9, -1.0, 1, -2.0, 2, 1.5, 1,
-                                 rc_norm[0], 1),
-                                (f"{ds}:s", "o", False, 2, 0.5, -3.0, 2, -1.0, 1, 1.5, 2,
-                                 rc_norm[1], 2)]}
-    S.write_batch(db, meta, {"shard": 0, "batch_index": 0, "n_seeds": 1, "n_queries": 1,
+            "fret_neighbours": [
+                dict(neighbour, passage_id="s", is_seed=True, retriever_rank=1,
+                     retriever_score=0.9, ql_score=-1.0, ql_rank=1, rc_score=-2.0, rc_rank=2,
+                     rrf_rank=1, rc_norm_score=rc_norm[0], rc_norm_rank=1),
+                dict(neighbour, passage_id="o", is_seed=False, retriever_rank=2,
+                     retriever_score=0.5, ql_score=-3.0, ql_rank=2, rc_score=-1.0, rc_rank=1,
+                     rrf_rank=2, rc_norm_score=rc_norm[1], rc_norm_rank=2)]}
+    fret_store.write_batch(db, meta, {"shard": 0, "batch_index": 0, "n_seeds": 1, "n_queries": 1,
                              "n_rejects": 0, "seconds": 0.1}, rows)
 
 
@@ -306,17 +324,19 @@ def test_rc_norm_columns_are_added_to_an_older_file_and_merge_by_name(tmp_path):
     con.execute("ALTER TABLE fret_neighbours DROP COLUMN rc_norm_rank")
     con.execute("ALTER TABLE fret_neighbours DROP COLUMN rc_norm_score")
     con.close()
-    nb = S.fret_neighbours_frame(old, "fret-old")  # read-only: no column yet, NULLs
+    nb = fret_store.fret_neighbours_frame(old, "fret-old")  # read-only: no column yet, NULLs
     assert nb["rc_norm_score"].isna().all() and len(nb) == 2
     new = tmp_path / "new.duckdb"
     _one_batch(new, "fret-new")
-    added = S.merge([str(old)], new)
+    added = fret_store.merge([str(old)], new)
     assert added["fret_neighbours"] == 2
-    merged = S.fret_neighbours_frame(new, "fret-old")
+    merged = fret_store.fret_neighbours_frame(new, "fret-old")
     assert merged["rc_norm_score"].isna().all()
-    assert S.fret_neighbours_frame(new, "fret-new")["rc_norm_score"].tolist() == [-0.2, -0.9]
+    assert fret_store.fret_neighbours_frame(new, "fret-new")["rc_norm_score"].tolist() == [
+        -0.2, -0.9]
     _one_batch(old, "fret-again")  # a write upgrades the old file in place
-    assert S.fret_neighbours_frame(old, "fret-again")["rc_norm_score"].tolist() == [-0.2, -0.9]
+    assert fret_store.fret_neighbours_frame(old, "fret-again")["rc_norm_score"].tolist() == [
+        -0.2, -0.9]
 
 
 def test_rankers_setting_decides_the_fusion_and_the_dataset_id():
@@ -356,26 +376,27 @@ class _NoLLM(__import__("gecko_bench.llm", fromlist=["LLM"]).LLM):
 
 
 def _seed_ranks(db, ds):
-    nb = S.fret_neighbours_frame(db, ds)
+    nb = fret_store.fret_neighbours_frame(db, ds)
     out = {}
-    for q in S.fret_queries_frame(db, ds).itertuples():
+    for q in fret_store.fret_queries_frame(db, ds).itertuples():
         row = nb[(nb.query_id == q.query_id) & nb.is_seed]
         out[q.seed_id] = (int(row.retriever_rank.iloc[0]), int(row.rrf_rank.iloc[0])) \
             if len(row) else None
     return out
 
 
+@pytest.mark.assets
 def test_rankers_and_filter_derive_from_stored_scores_without_the_llm(built):
     db, ds, _ = built
-    source = S.fret_neighbours_frame(db, ds)
-    queries = S.fret_queries_frame(db, ds)
+    source = fret_store.fret_neighbours_frame(db, ds)
+    queries = fret_store.fret_queries_frame(db, ds)
     ql_only = fret.build(dataclasses.replace(CFG, rankers=["ql"]), db_path=db, llm=_NoLLM(),
                          show_progress=False)
     assert ql_only not in (ds, fret.dataset_id(CFG))
-    nb = S.fret_neighbours_frame(db, ql_only)
+    nb = fret_store.fret_neighbours_frame(db, ql_only)
     assert (nb["rrf_rank"] == nb["ql_rank"]).all()
     assert sorted(nb["ql_score"]) == sorted(source["ql_score"])  # the stored doubles, reused
-    assert S.fret_queries_frame(db, ql_only)["query"].tolist() == queries["query"].tolist()
+    assert fret_store.fret_queries_frame(db, ql_only)["query"].tolist() == queries["query"].tolist()
 
     ranks_of = _seed_ranks(db, ds)
     found = sorted(r[0] for r in ranks_of.values() if r)
@@ -392,15 +413,15 @@ def test_rankers_and_filter_derive_from_stored_scores_without_the_llm(built):
                 fret.build(cfg, db_path=db, llm=_NoLLM(), show_progress=False)
             continue
         got = fret.build(cfg, db_path=db, llm=_NoLLM(), show_progress=False)
-        kept = S.fret_queries_frame(db, got)
+        kept = fret_store.fret_queries_frame(db, got)
         assert set(kept["seed_id"]) == expected
-        rejects = S.fret_rejects_frame(db, got)
+        rejects = fret_store.fret_rejects_frame(db, got)
         dropped = rejects[rejects["reason"].str.startswith("filter:")]
         assert set(dropped["seed_id"]) == set(queries["seed_id"]) - expected
         by_seed = dict(zip(queries["seed_id"], queries["query"]))
         assert all(r.raw_output == by_seed[r.seed_id] for r in dropped.itertuples())
-        assert len(rejects) - len(dropped) == len(S.fret_rejects_frame(db, ds))
-        row = S.fret_datasets_frame(db).set_index("dataset_id").loc[got]
+        assert len(rejects) - len(dropped) == len(fret_store.fret_rejects_frame(db, ds))
+        row = fret_store.fret_datasets_frame(db).set_index("dataset_id").loc[got]
         assert row.status == "complete" and row.n_queries == len(expected)
         assert json.loads(row.config)["derived_from"] == ds
     with pytest.raises(InputError, match="fret.filter must be"):
@@ -447,11 +468,13 @@ def _built_equals_derived(cfg, db, replay, tmp_path) -> str:
     direct = fret.build(cfg, db_path=db, llm=replay, show_progress=False, derive_scores=False)
     derived = fret.build(cfg, db_path=copy, llm=_NoLLM(), show_progress=False)
     assert direct == derived
-    for frame in (S.fret_queries_frame, S.fret_rejects_frame, S.fret_neighbours_frame):
+    for frame in (fret_store.fret_queries_frame, fret_store.fret_rejects_frame,
+                  fret_store.fret_neighbours_frame):
         assert frame(db, direct).equals(frame(copy, derived)), frame.__name__
     return direct
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_filtered_build_equals_the_filter_applied_to_stored_scores(tmp_path, llm):
     """The round-trip filter inside a build and derived from stored scores (no LLM) keep the
@@ -465,19 +488,20 @@ def test_filtered_build_equals_the_filter_applied_to_stored_scores(tmp_path, llm
     found = sorted(r[0] for r in ranks_of.values() if r) or [1]
     spec = f"retriever:{found[0]}+teacher:{cfg.n_neighbours}"
     direct = _built_equals_derived(dataclasses.replace(cfg, filter=spec), db, replay, tmp_path)
-    kept = set(S.fret_queries_frame(db, direct)["seed_id"])
+    kept = set(fret_store.fret_queries_frame(db, direct)["seed_id"])
     assert kept == {s for s, r in ranks_of.items() if r and r[0] <= found[0]}
-    reasons = S.fret_rejects_frame(db, direct)["reason"]
+    reasons = fret_store.fret_rejects_frame(db, direct)["reason"]
     assert reasons.str.startswith("filter:retriever").sum() == len(ranks_of) - len(kept)
 
 
+@pytest.mark.assets
 def test_exported_rows_carry_the_teachers_scores(built, tmp_path):
     """positive_score / negative_score (the fused RRF score that chose them) and every
     neighbour's scores, for margin or KL distillation (issue 15.6)."""
     from trainers.data import read_fret_jsonl
 
     db, ds, _ = built
-    nb = S.fret_neighbours_frame(db, ds)
+    nb = fret_store.fret_neighbours_frame(db, ds)
     for positive, negative in (("p1", "lowest"), ("seed", "none")):
         out = tmp_path / f"{positive}-{negative}.jsonl"
         fret.export_training_jsonl(ds, out, positive, negative, db_path=db)
@@ -518,6 +542,7 @@ class _GenerateOnly(_Replay):
         raise AssertionError("fret.llm_scoring=false asked the LLM to score")
 
 
+@pytest.mark.assets
 def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_path, llm):
     """fret.llm_scoring=false (the InPars / Promptagator recipe, issue 16.6): the LLM writes
     queries and scores no neighbour, QL/RC are stored as NaN, every rank is the retriever's,
@@ -546,10 +571,10 @@ def test_generation_only_build_scores_nothing_and_ranks_by_the_retriever(tmp_pat
             " count(*) FILTER (ql_rank = retriever_rank AND rc_rank = retriever_rank"
             "                  AND rrf_rank = retriever_rank AND rc_norm_rank = retriever_rank)"
             " FROM fret_neighbours WHERE dataset_id = ?", [ds]).fetchone()
-    queries = S.fret_queries_frame(db, ds)
+    queries = fret_store.fret_queries_frame(db, ds)
     assert len(queries) >= 1 and n == len(queries) * cfg.n_neighbours
     assert nan_ql == nan_rc == null_norm == same_ranks == n
-    nb = S.fret_neighbours_frame(db, ds)
+    nb = fret_store.fret_neighbours_frame(db, ds)
     mined = fret.mine(ds, "p1", "lowest", db_path=db).set_index("query_id")
     for qid, g in nb.groupby("query_id"):
         g = g.set_index("retriever_rank")
@@ -581,6 +606,7 @@ class _SilentOnFirstSeed(_GenerateOnly):
         return ["" if p == self.silenced else o for p, o in zip(prompts, out)]
 
 
+@pytest.mark.assets
 def test_replicas_of_a_seed_rejected_at_one_attempt_are_each_stored(tmp_path, llm):
     """The sequence that killed the FAQ domain run: fret.queries_per_seed=3 and two replicas of
     one seed rejected at the same attempt had one (seed, attempt) key, a constraint error
@@ -592,16 +618,16 @@ def test_replicas_of_a_seed_rejected_at_one_attempt_are_each_stored(tmp_path, ll
     gen = _SilentOnFirstSeed(llm)
     db = tmp_path / "a.duckdb"
     ds = fret.build(cfg, db_path=db, llm=gen, show_progress=False)
-    rejects = S.fret_rejects_frame(db, ds)
+    rejects = fret_store.fret_rejects_frame(db, ds)
     silenced = rejects[rejects.reason == "unparseable"]
     assert sorted(zip(silenced.replica, silenced.attempt)) == [
         (r, a) for r in range(3) for a in range(2)]
     assert silenced.seed_id.nunique() == 1
-    assert silenced.seed_id.iloc[0] not in set(S.fret_queries_frame(db, ds).seed_id)
+    assert silenced.seed_id.iloc[0] not in set(fret_store.fret_queries_frame(db, ds).seed_id)
 
     gen.frozen = True
     direct = _built_equals_derived(dataclasses.replace(cfg, filter="retriever:1"), db, gen,
                                    tmp_path)
-    dropped = S.fret_rejects_frame(db, direct)
+    dropped = fret_store.fret_rejects_frame(db, direct)
     dropped = dropped[dropped.reason.str.startswith("filter:")]
     assert dropped.groupby(["seed_id", "attempt"]).size().max() >= 2, dropped  # the case

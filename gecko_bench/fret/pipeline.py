@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -313,9 +314,10 @@ def rank_neighbours(ret_scores: list[float], scores: dict[str, list[float]], k: 
 
 def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.ndarray,
           scores: dict[str, list[float]], cfg: config.FretConfig, ds: str, shard: int,
-          batch_index: int) -> dict[str, list[tuple]]:
-    rows: dict[str, list[tuple]] = {t: [] for t in fret_store._INSERT_COLUMNS}
-    passages: dict[str, tuple] = {}
+          batch_index: int) -> dict[str, list[dict[str, Any]]]:
+    """One batch's rows for the store (:data:`gecko_bench.store.fret.ROW_COLUMNS`)."""
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in fret_store.ROW_COLUMNS}
+    passages: dict[str, dict[str, Any]] = {}
     n = cfg.n_neighbours
     conditions = parse_filter(cfg.filter)
     filtered = []
@@ -329,21 +331,36 @@ def _rows(result: BatchResult, corpus: list[Passage], idx: np.ndarray, sims: np.
         if why:  # dropped by the round-trip filter: a reject whose raw output is the query
             filtered.append((g.seed.id, g.attempt, why, g.query, g.replica))
             continue
-        rows["fret_queries"].append((qid, g.seed.id, shard, batch_index, g.attempt, g.task,
-                                     g.task_type, g.example_type, g.query))
-        passages[g.seed.id] = (g.seed.id, g.seed.title, g.seed.text, g.seed.source,
-                               g.seed.licence, g.seed_index)
+        rows["fret_queries"].append(dict(
+            query_id=qid, seed_id=g.seed.id, shard=shard, batch_index=batch_index,
+            attempt=g.attempt, task=g.task, task_type=g.task_type, example_type=g.example_type,
+            query=g.query))
+        passages[g.seed.id] = _passage_row(g.seed, g.seed_index)
         for j, ci in enumerate(idx[qi]):
             p = corpus[ci]
-            passages.setdefault(p.id, (p.id, p.title, p.text, p.source, p.licence, None))
-            rows["fret_neighbours"].append(
-                (qid, p.id, p.id == g.seed.id, r["retriever_rank"][j], float(sims[qi, j]),
-                 mine["ql"][j], r["ql_rank"][j], mine["rc"][j], r["rc_rank"][j],
-                 r["rrf"][j], r["rrf_rank"][j], mine["rc_norm"][j], r["rc_norm_rank"][j]))
+            passages.setdefault(p.id, _passage_row(p, None))
+            rows["fret_neighbours"].append(dict(
+                query_id=qid, passage_id=p.id, is_seed=p.id == g.seed.id,
+                retriever_rank=r["retriever_rank"][j], retriever_score=float(sims[qi, j]),
+                **_ranked(r, j, {k: mine[k][j] for k in SCORERS})))
     rows["fret_passages"] = list(passages.values())
-    rows["fret_rejects"] = [(s, a, shard, batch_index, why, raw, replica)
+    rows["fret_rejects"] = [dict(seed_id=s, attempt=a, shard=shard, batch_index=batch_index,
+                                 reason=why, raw_output=raw, replica=replica)
                             for s, a, why, raw, replica in result.rejects + filtered]
     return rows
+
+
+def _passage_row(p: Passage, seed_index: int | None) -> dict[str, Any]:
+    return dict(passage_id=p.id, title=p.title, text=p.text, source=p.source, licence=p.licence,
+                seed_index=seed_index)
+
+
+def _ranked(r: dict[str, list], j: int, scores: dict[str, float]) -> dict[str, Any]:
+    """Neighbour `j`'s LLM scores (`scores`, by scorer) and its ranks from
+    :func:`rank_neighbours` `r`, as fret_neighbours columns."""
+    return dict(ql_score=scores["ql"], ql_rank=r["ql_rank"][j], rc_score=scores["rc"],
+                rc_rank=r["rc_rank"][j], rrf_score=r["rrf"][j], rrf_rank=r["rrf_rank"][j],
+                rc_norm_score=scores["rc_norm"], rc_norm_rank=r["rc_norm_rank"][j])
 
 
 # ---------------------------------------------------------------- derive (no LLM)
@@ -372,9 +389,9 @@ def derive(source: str, cfg: config.FretConfig, ds: str, db_path: str | Path | N
                          "rebuild it")
     conditions = parse_filter(cfg.filter)
     groups = dict(tuple(nb.groupby("query_id", sort=False)))
-    rows: dict[str, list[tuple]] = {t: [] for t in fret_store._INSERT_COLUMNS}
-    rows["fret_rejects"] = [tuple(map(_py, r))
-                            for r in data["fret_rejects"].itertuples(index=False)]
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in fret_store.ROW_COLUMNS}
+    rows["fret_rejects"] = [{k: _py(v) for k, v in r.items()}
+                            for r in data["fret_rejects"].to_dict("records")]
     kept_seeds: set[str] = set()
     used: set[str] = set()
     for q in data["fret_queries"].itertuples(index=False):
@@ -385,30 +402,30 @@ def derive(source: str, cfg: config.FretConfig, ds: str, db_path: str | Path | N
         why = filter_reason(conditions, {"retriever": at[0] + 1 if at else None,
                                          "teacher": r["rrf_rank"][at[0]] if at else None})
         if why:
-            rows["fret_rejects"].append(tuple(map(_py, (
-                q.seed_id, q.attempt, q.shard, q.batch_index, why, q.query,
-                replica_of(q.query_id[len(source) + 1:], q.seed_id)))))
+            rows["fret_rejects"].append({k: _py(v) for k, v in dict(
+                seed_id=q.seed_id, attempt=q.attempt, shard=q.shard, batch_index=q.batch_index,
+                reason=why, raw_output=q.query,
+                replica=replica_of(q.query_id[len(source) + 1:], q.seed_id)).items()})
             continue
         qid = ds + q.query_id[len(source):]  # the same key (seed id, replica) in `ds`
-        rows["fret_queries"].append(tuple(map(_py, (qid, q.seed_id, q.shard, q.batch_index,
-                                                    q.attempt, q.task, q.task_type,
-                                                    q.example_type, q.query))))
+        rows["fret_queries"].append({k: _py(v) for k, v in q._asdict().items()} | {"query_id": qid})
         kept_seeds.add(q.seed_id)
         for j, n in enumerate(g.itertuples(index=False)):
             used.add(n.passage_id)
-            row = list(map(_py, (
-                qid, n.passage_id, bool(n.is_seed), r["retriever_rank"][j], n.retriever_score,
-                n.ql_score, r["ql_rank"][j], n.rc_score, r["rc_rank"][j], r["rrf"][j],
-                r["rrf_rank"][j], n.rc_norm_score, r["rc_norm_rank"][j])))
-            row[5], row[7] = float(n.ql_score), float(n.rc_score)  # NaN when unscored, not NULL
-            rows["fret_neighbours"].append(tuple(row))
+            row = {k: _py(v) for k, v in dict(
+                query_id=qid, passage_id=n.passage_id, is_seed=bool(n.is_seed),
+                retriever_rank=r["retriever_rank"][j], retriever_score=n.retriever_score,
+                **_ranked(r, j, {k: getattr(n, f"{k}_score") for k in SCORERS})).items()}
+            # NaN when unscored, not NULL
+            row.update(ql_score=float(n.ql_score), rc_score=float(n.rc_score))
+            rows["fret_neighbours"].append(row)
     rows["fret_passages"] = [
-        tuple(map(_py, (p.passage_id, p.title, p.text, p.source, p.licence,
-                        p.seed_index if p.passage_id in kept_seeds else None)))
-        for p in data["fret_passages"].itertuples(index=False)
-        if p.passage_id in used or p.passage_id in kept_seeds]
-    per_batch_q = Counter((r[2], r[3]) for r in rows["fret_queries"])
-    per_batch_r = Counter((r[2], r[3]) for r in rows["fret_rejects"])
+        {k: _py(v) for k, v in p.items()} | {
+            "seed_index": _py(p["seed_index"]) if p["passage_id"] in kept_seeds else None}
+        for p in data["fret_passages"].to_dict("records")
+        if p["passage_id"] in used or p["passage_id"] in kept_seeds]
+    per_batch_q = Counter((r["shard"], r["batch_index"]) for r in rows["fret_queries"])
+    per_batch_r = Counter((r["shard"], r["batch_index"]) for r in rows["fret_rejects"])
     batches = [{"shard": int(b.shard), "batch_index": int(b.batch_index),
                 "n_seeds": int(b.n_seeds), "n_queries": per_batch_q[(b.shard, b.batch_index)],
                 "n_rejects": per_batch_r[(b.shard, b.batch_index)], "seconds": None}
@@ -502,7 +519,7 @@ def build(cfg: config.FretConfig, db_path: str | Path | None = None, device: str
                          for ci in row]
                 scores = score_pairs(llm, pairs) if cfg.llm_scoring else unscored(len(pairs))
             rows = _rows(result, corpus, idx, sims, scores, cfg, ds, i_shard, b)
-            counts.update(r[4] for r in rows["fret_rejects"])
+            counts.update(r["reason"] for r in rows["fret_rejects"])
             counts["accepted"] += len(rows["fret_queries"])
             fret_store.write_batch(db_path, meta, {"shard": i_shard, "batch_index": b,
                                           "n_seeds": len(batch),

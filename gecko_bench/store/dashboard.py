@@ -22,6 +22,7 @@ import pandas as pd
 
 from gecko_bench.errors import StoreError
 from gecko_bench.store.core import connect, default_db_path, table_exists
+from gecko_bench.store.runs import MODELS_SQL
 
 RUN_HINT = "`make demo` (or `gecko-bench run --profile tiny`)"
 
@@ -111,19 +112,10 @@ def runs_frame(db_path: str | Path | None = None) -> pd.DataFrame:
 
 
 def models_frame(db_path: str | Path | None = None) -> pd.DataFrame:
-    """Every registered checkpoint with its lineage.
-
-    Columns: model_id, name, path, kind, base_model_id, parent_model_id, train_run_id,
-    fret_dataset_id, n_params, dim, created_at, base_name, parent_name (names of the base and
-    parent checkpoints when registered).
-    """
+    """:func:`gecko_bench.store.runs.models_frame` through the dashboard's waiting reader."""
     with reader(db_path) as con:
         require(con, "models")
-        return con.execute(
-            "SELECT m.*, b.name AS base_name, p.name AS parent_name FROM models m "
-            "LEFT JOIN models b ON b.model_id = m.base_model_id "
-            "LEFT JOIN models p ON p.model_id = m.parent_model_id "
-            "ORDER BY m.created_at").df()
+        return con.execute(MODELS_SQL + " ORDER BY m.created_at").df()
 
 
 def model_eval_runs(db_path: str | Path | None = None) -> pd.DataFrame:

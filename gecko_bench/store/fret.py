@@ -174,7 +174,8 @@ RERANK_COLUMNS = ("check_id", "task", "llm", "retriever", "n_neighbours", "n_que
 
 FRET_TABLES = ("fret_datasets", "fret_batches", "fret_passages", "fret_queries", "fret_rejects",
                "fret_neighbours", "fret_mined")
-_INSERT_COLUMNS = {
+# The columns of a build's row tables (besides dataset_id): a row is a dict with these keys.
+ROW_COLUMNS = {
     "fret_passages": ("passage_id", "title", "text", "source", "licence", "seed_index"),
     "fret_queries": ("query_id", "seed_id", "shard", "batch_index", "attempt", "task",
                      "task_type", "example_type", "query"),
@@ -194,11 +195,11 @@ def _now() -> datetime:
 
 
 def write_batch(db_path: str | Path | None, dataset: dict[str, Any], batch: dict[str, Any],
-                rows: dict[str, list[tuple]]) -> None:
+                rows: dict[str, list[dict[str, Any]]]) -> None:
     """Store one finished batch (and the dataset row if new) in a single transaction.
 
-    `rows` maps fret_passages / fret_queries / fret_rejects / fret_neighbours to tuples in the
-    column order of ``_INSERT_COLUMNS``. A batch already stored is left as it is.
+    `rows` maps fret_passages / fret_queries / fret_rejects / fret_neighbours to rows, each a
+    dict keyed by that table's :data:`ROW_COLUMNS`. A batch already stored is left as it is.
     """
     ds = dataset["dataset_id"]
     with transaction(db_path) as con:
@@ -226,17 +227,18 @@ def _insert_dataset(con, dataset: dict[str, Any]) -> None:
          json.dumps(dataset["config"]), dataset.get("run_id"), _now()])
 
 
-def _insert_rows(con, ds: str, rows: dict[str, list[tuple]],
+def _insert_rows(con, ds: str, rows: dict[str, list[dict[str, Any]]],
                  batches: list[dict[str, Any]]) -> None:
-    for table, tuples in rows.items():
-        if not tuples:
+    for table, named in rows.items():
+        if not named:
             continue
-        cols = _INSERT_COLUMNS[table]
+        cols = ROW_COLUMNS[table]
         conflict = ("ON CONFLICT DO UPDATE SET seed_index = coalesce(excluded.seed_index, "
                     "fret_passages.seed_index)" if table == "fret_passages" else "")
         con.executemany(
             f"INSERT INTO {table} (dataset_id, {', '.join(cols)}) "
-            f"VALUES (?{', ?' * len(cols)}) {conflict}", [(ds, *t) for t in tuples])
+            f"VALUES (?{', ?' * len(cols)}) {conflict}",
+            [(ds, *(row[c] for c in cols)) for row in named])
     for batch in batches:
         con.execute(
             "INSERT INTO fret_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -245,7 +247,7 @@ def _insert_rows(con, ds: str, rows: dict[str, list[tuple]],
 
 
 def write_derived(db_path: str | Path | None, dataset: dict[str, Any],
-                  batches: list[dict[str, Any]], rows: dict[str, list[tuple]]) -> None:
+                  batches: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
     """Store a whole dataset re-ranked / re-filtered from another's stored scores, in one
     transaction (rows as in :func:`write_batch`; every batch of the source at once)."""
     ds = dataset["dataset_id"]
@@ -277,11 +279,11 @@ def scored_source(db_path: str | Path | None, scores_id: str) -> str | None:
 
 def dataset_rows(db_path: str | Path | None, dataset_id: str) -> dict[str, pd.DataFrame]:
     """Every stored row of a dataset: fret_passages, fret_queries, fret_rejects,
-    fret_neighbours (columns of ``_INSERT_COLUMNS``) and fret_batches."""
+    fret_neighbours (columns of :data:`ROW_COLUMNS`) and fret_batches."""
     with connect(db_path, read_only=True) as con:
         _require_dataset(con, dataset_id)
         out = {}
-        for table, cols in _INSERT_COLUMNS.items():
+        for table, cols in ROW_COLUMNS.items():
             select = ", ".join(_added(con, c, table, table) if c.startswith("rc_norm") else
                                f"{table}.{c}" for c in cols)
             out[table] = con.execute(f"SELECT {select} FROM {table} WHERE dataset_id = ? "

@@ -47,13 +47,6 @@ def run_details(db_path: str | Path | None, run_ids: Sequence[str]) -> dict[str,
                    "config": json.loads(r[4]) if r[4] else {}} for r in rows}
 
 
-def models_frame(db_path: str | Path | None, model_ids: Sequence[str]) -> pd.DataFrame:
-    """``models`` rows of these ids."""
-    cond, params = _in("model_id", list(model_ids))
-    with connect(db_path, read_only=True) as con:
-        return con.execute(f"SELECT * FROM models WHERE {cond}", params).df()
-
-
 def export_parquet(out: str | Path, db_path: str | Path | None = None, *,
                    model_ids: Sequence[str] | None = None, suite: str | None = None,
                    history: bool = False) -> dict[str, int]:

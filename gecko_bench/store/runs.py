@@ -9,9 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gecko_bench.store.core import connect, default_db_path, register_tables, transaction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 register_tables({
     "runs": """
@@ -159,6 +162,26 @@ def upsert_model(model_id: str, name: str, path: str | None = None, kind: str | 
         return
     with transaction(db_path) as c:
         c.execute(sql, params)
+
+
+# Every registered checkpoint with its lineage: the models columns, then base_name and
+# parent_name (names of the base and parent checkpoints when registered).
+MODELS_SQL = ("SELECT m.*, b.name AS base_name, p.name AS parent_name FROM models m "
+              "LEFT JOIN models b ON b.model_id = m.base_model_id "
+              "LEFT JOIN models p ON p.model_id = m.parent_model_id")
+
+
+def models_frame(db_path: str | Path | None = None,
+                 model_ids: list[str] | None = None) -> pd.DataFrame:
+    """Registered checkpoints with their lineage (:data:`MODELS_SQL`), oldest first; only
+    `model_ids` when given."""
+    where, params = "", []
+    if model_ids is not None:
+        where = f" WHERE m.model_id IN ({', '.join('?' * len(model_ids))})" if model_ids \
+            else " WHERE FALSE"
+        params = list(model_ids)
+    with connect(db_path, read_only=True) as con:
+        return con.execute(MODELS_SQL + where + " ORDER BY m.created_at", params).df()
 
 
 def get_model_row(model_id_or_name: str, db_path: str | Path | None = None) -> dict | None:
