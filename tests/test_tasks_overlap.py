@@ -17,6 +17,7 @@ def test_normalize_text():
     assert normalize_text("  Hello,\u00a0WORLD!  it's\tme_too ") == "hello world it s me too"
 
 
+@pytest.mark.assets
 def test_eval_texts_hold_every_full_task_item(faq_answer):
     texts = eval_texts()
     assert normalize_text(faq_answer) in texts
@@ -24,11 +25,13 @@ def test_eval_texts_hold_every_full_task_item(faq_answer):
     assert len(texts) > 10_000
 
 
+@pytest.mark.assets
 def test_guard_rejects_a_real_faq_answer(faq_answer):
     with pytest.raises(InputError, match=r"1 of 2 training pairs overlap"):
         overlap_guard(["A sentence about cats and dogs.", faq_answer.upper()], "training pairs")
 
 
+@pytest.mark.assets
 def test_guard_rejects_an_embedded_13_word_window(faq_answer):
     window = " ".join(faq_answer.split()[5:18])  # 13 words lifted from the answer
     passage = f"My own notes on package pinning say: {window} and that is all I wrote."
@@ -38,12 +41,14 @@ def test_guard_rejects_an_embedded_13_word_window(faq_answer):
     overlap_guard([f"My notes: {short} and so on."], "seed passages")
 
 
+@pytest.mark.assets
 def test_guard_accepts_unrelated_real_text():
     path = gensim_data._test_data() / "lee_background.cor"
     background = path.read_text(encoding="cp1252", errors="replace").splitlines()[:40]
     overlap_guard(background, "Lee background documents")  # not evaluation data
 
 
+@pytest.mark.assets
 def test_index_is_cached_on_disk():
     overlap_mod._index.cache_clear()
     exact, windows = overlap_mod._index()  # loads the files written by the first build

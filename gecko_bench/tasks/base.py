@@ -16,26 +16,22 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from gecko_bench.assets.registry import get_source
 
 SPLIT_SEED = 42
-# Licences as mteb's metadata wants them (its literal names, or a URL). The exact wording from the
-# asset registry is kept in ``GeckoTask.licence``.
-MTEB_LICENCE = {
-    "debian-faq": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
-    "manpages": "multiple",
-    "manpages-dev": "multiple",
-    "manpages-l10n": "gpl-3.0",
-    "wordnet": "https://wordnet.princeton.edu/license-and-commercial-use",
-    "fortunes": "multiple",
-    "bible": "https://creativecommons.org/publicdomain/mark/1.0/",
-    "gensim-test-data": "lgpl",
-    "brown": "http://icame.uib.no/brown/bcm.html",
-    "spamassassin": "apache-2.0",
-}
 
 
 def source_revision(source: str) -> str:
     """A short hash of the pinned package checksums of `source`: the dataset 'revision'."""
     stamp = "\n".join(sorted(p.key + " " + p.sha256 for p in get_source(source).packages))
     return hashlib.sha256(stamp.encode()).hexdigest()[:12]
+
+
+def _mteb_licence(source: str) -> str:
+    """The source's licence as mteb's metadata names it (the asset registry's
+    ``mteb_licence``; its exact wording stays in ``GeckoTask.licence``)."""
+    licence = get_source(source).mteb_licence
+    if not licence:
+        raise ValueError(f"data source {source!r} has no mteb_licence in the asset registry; "
+                         "a task cannot be built from it")
+    return licence
 
 
 def make_metadata(*, name: str, description: str, type: str, main_score: str, source: str,
@@ -48,7 +44,7 @@ def make_metadata(*, name: str, description: str, type: str, main_score: str, so
         dataset={"path": f"gecko-bench/{source}", "revision": source_revision(source)},
         category="t2c" if type in {"Classification", "Clustering"} else "t2t",
         reference=reference, eval_splits=["test"], eval_langs=eval_langs, domains=domains,
-        task_subtypes=subtypes, license=MTEB_LICENCE[source], annotations_creators=annotations,
+        task_subtypes=subtypes, license=_mteb_licence(source), annotations_creators=annotations,
         dialect=[], sample_creation="found", bibtex_citation="", modalities=["text"],
     )
 

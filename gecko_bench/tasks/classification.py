@@ -74,7 +74,7 @@ def _cap(rows: list[Row], n: int | None) -> list[Row]:
     return picked
 
 
-class _Classification(GeckoTask, AbsTaskClassification):
+class ClassificationTask(GeckoTask, AbsTaskClassification):
     """Shared build: the subclass provides ``split()`` and the size caps."""
 
     symmetric = True
@@ -107,7 +107,7 @@ class _Classification(GeckoTask, AbsTaskClassification):
         return {"default": DatasetDict({"train": ds(train), "test": ds(test)})}
 
 
-class FortunesClassification(_Classification):
+class FortunesClassification(ClassificationTask):
     """Which fortune-mod file (category) a cookie comes from; 30 categories with >= 100 cookies."""
 
     source = "fortunes"
@@ -126,7 +126,7 @@ class FortunesClassification(_Classification):
         return fortune_split(self.tiny)
 
 
-class SpamAssassinClassification(_Classification):
+class SpamAssassinClassification(ClassificationTask):
     """Ham vs spam for SpamAssassin emails (subject + first text part)."""
 
     source = "spamassassin"
@@ -146,7 +146,7 @@ class SpamAssassinClassification(_Classification):
         return spam_split()
 
 
-class PangLeePolarityClassification(_Classification):
+class PangLeePolarityClassification(ClassificationTask):
     """Sentiment of movie-review snippets (Pang & Lee), the 200-snippet sample in gensim."""
 
     source = "gensim-test-data"
@@ -165,7 +165,7 @@ class PangLeePolarityClassification(_Classification):
         return polarity_split()
 
 
-class BrownGenreClassification(_Classification):
+class BrownGenreClassification(ClassificationTask):
     """Genre (15 classes) of 120-160-word Brown corpus passages; texts split 50/50 per genre."""
 
     source = "brown"

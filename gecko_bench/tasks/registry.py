@@ -14,7 +14,7 @@ from gecko_bench.errors import InputError
 from gecko_bench.tasks.base import GeckoTask, tiny_variant
 from gecko_bench.tasks.classification import (
     BrownGenreClassification, FortunesClassification, PangLeePolarityClassification,
-    SpamAssassinClassification, _Classification,
+    SpamAssassinClassification,
 )
 from gecko_bench.tasks.clustering import (
     BrownGenreClustering, FortunesClustering, WordNetLexnameClustering,
@@ -139,25 +139,6 @@ def task_category(task: AbsTask) -> str:
         if category in kind:
             return category
     return kind
-
-
-def classification_train_sets() -> dict[str, list[tuple[str, str]]]:
-    """Task name -> (text, label) TRAIN split of every full classification task, contamination-free.
-
-    The splits are disjoint by item; on top of that, training rows that equal an evaluation text
-    or share a 13-word window with one (:mod:`.overlap`) are dropped: SpamAssassin replies quote
-    test emails (~40% of its train side), and a few fortunes recur in several files. What is
-    returned therefore passes :func:`~gecko_bench.tasks.overlap.overlap_guard`.
-    """
-    from gecko_bench.tasks.overlap import overlapping
-
-    out = {}
-    for name, cls in FULL_TASKS.items():
-        if issubclass(cls, _Classification):
-            rows = cls().train_rows()
-            bad = set(overlapping([t for t, _ in rows]))
-            out[name] = [(t, lab) for t, lab in rows if t not in bad]
-    return out
 
 
 def task_size(task: AbsTask) -> str:
