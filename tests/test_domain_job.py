@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import pytest
 
-from gecko_bench import config, domain
+from gecko_bench import config, domain, domain_experiment
 from gecko_bench.errors import InputError
 from gecko_bench.eval.beir_task import export_beir, make_beir_task, read_beir
 from gecko_bench.tasks.registry import get_task
@@ -29,6 +29,7 @@ def exported(tmp_path_factory):
     return folder, counts
 
 
+@pytest.mark.assets
 def test_export_round_trips_through_the_beir_reader(exported):
     folder, counts = exported
     task = get_task(TASK)
@@ -56,6 +57,7 @@ def exported_with_dev(tmp_path_factory):
     return folder
 
 
+@pytest.mark.assets
 def test_a_dev_split_partitions_the_queries_and_is_the_dev_problem(exported, exported_with_dev):
     from trainers.prompt_choice import dev_digest, dev_problem
 
@@ -79,6 +81,7 @@ def test_a_dev_split_partitions_the_queries_and_is_the_dev_problem(exported, exp
         export_beir(TASK, exported_with_dev.parent / "all-dev", dev_queries=50)
 
 
+@pytest.mark.assets
 def test_re_splitting_the_qrels_keeps_the_fret_data_but_a_new_corpus_does_not(
         exported, exported_with_dev, tmp_path):
     import shutil
@@ -99,6 +102,7 @@ def test_re_splitting_the_qrels_keeps_the_fret_data_but_a_new_corpus_does_not(
     assert dataset_id(domain.configure(config.resolve("tiny"), folder).fret) != before
 
 
+@pytest.mark.assets
 def test_a_dev_split_without_a_test_split_is_refused(exported_with_dev, tmp_path):
     import shutil
 
@@ -109,6 +113,7 @@ def test_a_dev_split_without_a_test_split_is_refused(exported_with_dev, tmp_path
         domain.configure(config.resolve("tiny"), folder)
 
 
+@pytest.mark.assets
 def test_a_registered_target_is_exported_once_under_the_asset_home(tmp_path, monkeypatch):
     """``--corpus Task:lang`` (what the demo profile names): one language of a multilingual
     task exported with its dev split under the asset home's corpora/, reused by the next job
@@ -168,12 +173,14 @@ def test_run_aims_at_the_profiles_own_target(tmp_path):
 
 def test_experiment_domain_checks_language_targets_before_any_job(tmp_path):
     with pytest.raises(InputError, match="it has no 'xx'"):
-        domain.run_experiment(config.resolve("tiny"),
-                              ["ManPageRetrieval-tiny", "DebianFAQMultilingualRetrieval-tiny:xx"],
-                              db_path=tmp_path / "x.duckdb", root=tmp_path)
+        domain_experiment.run_experiment(
+            config.resolve("tiny"),
+            ["ManPageRetrieval-tiny", "DebianFAQMultilingualRetrieval-tiny:xx"],
+            db_path=tmp_path / "x.duckdb", root=tmp_path)
     assert not (tmp_path / "x.duckdb").exists()
 
 
+@pytest.mark.assets
 def test_export_scores_like_the_registered_task(exported, tmp_path):
     from gecko_bench.api import evaluate
     from gecko_bench.config import EvalConfig
@@ -191,6 +198,7 @@ def test_export_scores_like_the_registered_task(exported, tmp_path):
     assert make_beir_task(folder).metadata.main_score == "ndcg_at_10"
 
 
+@pytest.mark.assets
 def test_one_language_of_a_multilingual_task_exports_and_scores_like_its_subset(tmp_path):
     """A MIRACL-style task exports one language at a time (a domain job's target where the
     base is weak); the folder scores as the registered task's subset does."""
@@ -224,6 +232,7 @@ def test_one_language_of_a_multilingual_task_exports_and_scores_like_its_subset(
     assert abs(got[registered] - got[beir]) < 1e-6, main[["task", "subset", "value"]]
 
 
+@pytest.mark.assets
 def test_the_folder_is_the_seed_source_and_every_document_is_searched(exported):
     from gecko_bench.fret.pipeline import dataset_id, load_corpus
 
@@ -265,6 +274,7 @@ def test_neighbour_search_is_exact_over_the_whole_corpus():
     assert np.allclose(sims, np.take_along_axis(full, want, axis=1), atol=1e-5)
 
 
+@pytest.mark.assets
 def test_target_documents_are_seeds_but_its_queries_never_train(exported, tmp_path):
     from gecko_bench.tasks import overlap_guard
     from trainers.data import Example
@@ -368,6 +378,7 @@ MICRO = ["fret.n_seeds=3", "fret.n_neighbours=4", "fret.batch_size=3",
          "eval.tasks=LeeSTS-tiny,ManPageRetrieval-tiny", "eval.baselines=minilm-l6"]
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_domain_job_end_to_end(exported_with_dev, tmp_path):

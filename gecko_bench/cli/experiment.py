@@ -77,10 +77,10 @@ def experiment(
 def _domain(profile: config.Profile, tasks: list[str] | None, db: Path | None,
             work_root: Path | None, output: Path, profile_name: str) -> None:
     """``experiment domain``: the per-task summary, its CSV and the target rule's verdicts."""
-    from gecko_bench import domain
+    from gecko_bench import domain_experiment
     from gecko_bench.report import frame_table
 
-    summary = domain.run_experiment(profile, tasks, db_path=db, root=work_root, console=console)
+    summary = domain_experiment.run_experiment(profile, tasks, db_path=db, root=work_root, console=console)
     output.mkdir(parents=True, exist_ok=True)
     csv = output / f"domain-{profile_name}.csv"
     summary.to_csv(csv, index=False, float_format="%.3f")
@@ -90,7 +90,7 @@ def _domain(profile: config.Profile, tasks: list[str] | None, db: Path | None,
                                                 "ci_high": "ci hi"})
     console.print(frame_table(shown, f"domain ({profile_name} profile): target nDCG@10, "
                               "student vs base, same protocol"))
-    console.print(f"target: {domain.TARGET_RULE}")
+    console.print(f"target: {domain_experiment.TARGET_RULE}")
     for row in summary.itertuples():
         console.print(f"  {row.task}: {row.delta:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] "
                       f"(needed {row.needed:+.2f}) -> "
