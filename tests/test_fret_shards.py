@@ -12,15 +12,15 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from gecko_bench import config as C
+from gecko_bench import config
 from gecko_bench.cli import app
 from gecko_bench.fret import dataset_id
 from gecko_bench.fret.pipeline import load_corpus
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 from fret_helpers import BUILD_CLI, stored_batches
 
-pytestmark = pytest.mark.slow
-CFG = C.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
+pytestmark = [pytest.mark.assets, pytest.mark.slow]
+CFG = config.FretConfig(n_seeds=6, n_neighbours=4, corpus_size=60, batch_size=2, max_new_tokens=48)
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 TABLES = ("fret_passages", "fret_queries", "fret_rejects", "fret_neighbours", "fret_batches")
 
@@ -62,9 +62,9 @@ def test_killed_shard_resumes_and_the_merge_loses_and_duplicates_nothing(shards)
     assert killed_at == 1
     ds = dataset_id(CFG)
     for i, db in enumerate(dbs):
-        row = S.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
+        row = fret_store.fret_datasets_frame(db).set_index("dataset_id").loc[ds]
         assert row.status == "partial" and row.n_shards == 2  # each file holds half the seeds
-        batches = S.dataset_rows(db, ds)["fret_batches"]
+        batches = fret_store.dataset_rows(db, ds)["fret_batches"]
         assert sorted(zip(batches.shard, batches.batch_index)) == [(i, 0), (i, 1)]
 
     merged = root / "merged.duckdb"
@@ -75,9 +75,9 @@ def test_killed_shard_resumes_and_the_merge_loses_and_duplicates_nothing(shards)
     assert _counts(merged) == {t: per_shard[0][t] + per_shard[1][t] - (t == "fret_passages") *
                                _shared_passages(dbs) for t in TABLES}
 
-    row = S.fret_datasets_frame(merged).set_index("dataset_id").loc[ds]
+    row = fret_store.fret_datasets_frame(merged).set_index("dataset_id").loc[ds]
     assert row.status == "complete" and row.seeds_done == CFG.n_seeds
-    rows = S.dataset_rows(merged, ds)
+    rows = fret_store.dataset_rows(merged, ds)
     seeds = {p.id for p in load_corpus(CFG)[1]}
     with_query = rows["fret_queries"].seed_id.tolist()
     only_rejected = set(rows["fret_rejects"].seed_id) - set(with_query)

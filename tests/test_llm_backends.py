@@ -27,6 +27,7 @@ def llm():
     return load_llm("smollm2-135m", batch_size=2, dtype="float32")  # exact comparisons
 
 
+@pytest.mark.assets
 def test_batched_shared_prefix_matches_one_at_a_time(llm):
     batched = llm.logprobs(PROMPTS, CONTS, prefix=PREFIX, reduce="none")
     for prompt, cont, got in zip(PROMPTS, CONTS, batched):
@@ -40,6 +41,7 @@ def test_batched_shared_prefix_matches_one_at_a_time(llm):
     assert sum(m > w for m, w in zip(means, wrong)) >= 2
 
 
+@pytest.mark.assets
 def test_bfloat16_scores_rank_continuations_like_float32(llm):
     """The ``auto`` dtype's fast path (bfloat16) may move log-probs a little, not the ranking."""
     bf16 = load_llm("smollm2-135m", batch_size=2, dtype="bfloat16")
@@ -63,6 +65,7 @@ def test_dtype_auto_and_bad_values(monkeypatch):
         resolve_dtype("fp8", "cpu")
 
 
+@pytest.mark.assets
 def test_generate_is_seeded_and_stops(llm):
     prompts = [PREFIX + p for p in PROMPTS[:2]]
     a = llm.generate(prompts, max_new_tokens=16, temperature=0.8, seed=5, stop=("\n",))
@@ -73,6 +76,7 @@ def test_generate_is_seeded_and_stops(llm):
                                                         temperature=0, stop=("\n",))
 
 
+@pytest.mark.assets
 def test_http_backend_against_local_server(llm):
     server = make_server(llm)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -118,6 +122,7 @@ def test_missing_and_corrupt_gguf_fail_clearly(tmp_path, monkeypatch):
     assert not (tmp_path / "llm-cache").exists()
 
 
+@pytest.mark.assets
 def test_rc_normalised_matches_plain_transformers_forward(llm):
     """RC normalised = log p(" Yes") - logsumexp(log p(" Yes"), log p(" No")) at the label
     position, checked against a plain transformers forward of the whole prompt (issue 15.2)."""
@@ -126,7 +131,7 @@ def test_rc_normalised_matches_plain_transformers_forward(llm):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from gecko_bench.fret import prompts as P
+    from gecko_bench.fret import prompts as fret_prompts
     from gecko_bench.fret.pipeline import score_pairs
     from gecko_bench.llm.base import LLM
     from gecko_bench.llm.transformers_backend import cached_hf_folder
@@ -140,9 +145,9 @@ def test_rc_normalised_matches_plain_transformers_forward(llm):
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     (yes,), (no,) = (tok(t, add_special_tokens=False)["input_ids"] for t in (" Yes", " No"))
     for (passage, query), raw, norm in zip(pairs, scores["rc"], scores["rc_norm"]):
-        prompt, label = P.rc_pair(passage, query)
+        prompt, label = fret_prompts.rc_pair(passage, query)
         assert label == " Yes"
-        ids = tok(P.rc_prefix() + prompt, return_tensors="pt")["input_ids"]
+        ids = tok(fret_prompts.rc_prefix() + prompt, return_tensors="pt")["input_ids"]
         with torch.no_grad():
             logp = torch.log_softmax(model(ids).logits[0, -1].float(), dim=-1)
         lp_yes, lp_no = logp[yes].item(), logp[no].item()
@@ -151,9 +156,9 @@ def test_rc_normalised_matches_plain_transformers_forward(llm):
         assert norm == pytest.approx(hand, abs=2e-3)
         assert raw < norm < 0  # Yes and No hold only part of the vocabulary's mass
     # the one-forward fast path agrees with the generic one-scoring-per-label path
-    rc = [P.rc_pair(p, q)[0] for p, q in pairs]
-    fast = llm.choice_logprobs(rc, P.RC_LABELS, prefix=P.rc_prefix())
-    generic = LLM.choice_logprobs(llm, rc, P.RC_LABELS, prefix=P.rc_prefix())
+    rc = [fret_prompts.rc_pair(p, q)[0] for p, q in pairs]
+    fast = llm.choice_logprobs(rc, fret_prompts.RC_LABELS, prefix=fret_prompts.rc_prefix())
+    generic = LLM.choice_logprobs(llm, rc, fret_prompts.RC_LABELS, prefix=fret_prompts.rc_prefix())
     assert sum(fast, []) == pytest.approx(sum(generic, []), abs=1e-3)
 
 

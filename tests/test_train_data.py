@@ -13,9 +13,9 @@ from trainers.data import (
     Example,
     build_mixture,
     classification_triples,
+    example_texts,
     prefinetune_pairs,
     read_fret_jsonl,
-    render,
     to_dataset,
 )
 
@@ -33,6 +33,7 @@ def groups(rows):
     return out
 
 
+@pytest.mark.assets
 def test_reader_round_trips_real_rows(rows, tmp_path):
     exs = read_fret_jsonl(write_jsonl(rows, tmp_path / "fret.jsonl"))
     assert len(exs) == len(rows)
@@ -46,6 +47,7 @@ def test_reader_round_trips_real_rows(rows, tmp_path):
     ("EMPTY:query", r"fret.jsonl:2: 'query' is empty"),
     ("TYPE:negative", r"fret.jsonl:2: 'negative' has type int"),
 ])
+@pytest.mark.assets
 def test_reader_names_the_bad_line(rows, tmp_path, bad, message):
     second = dict(rows[1])
     if bad.startswith("DROP:"):
@@ -69,6 +71,7 @@ def test_reader_refuses_empty_and_missing_files(tmp_path):
         read_fret_jsonl(tmp_path / "nope.jsonl")
 
 
+@pytest.mark.assets
 def test_mixture_original_is_proportional_and_uniform_is_even(groups):
     sizes = {k: len(v) for k, v in groups.items()}  # continuation 30, heading 6
     assert sizes["continuation"] == 5 * sizes["heading"]
@@ -80,6 +83,7 @@ def test_mixture_original_is_proportional_and_uniform_is_even(groups):
     assert again == unif  # deterministic per seed
 
 
+@pytest.mark.assets
 def test_mixture_batches_never_repeat_an_example(groups):
     mix = build_mixture(groups, 120, 8, "uniform", seed=0)  # heading (6) < batch (8)
     for b in range(0, 120, 8):
@@ -88,6 +92,7 @@ def test_mixture_batches_never_repeat_an_example(groups):
     assert mix.composition["n_examples"] == 120
 
 
+@pytest.mark.assets
 def test_mixture_task_type_subset_and_errors(groups):
     only = build_mixture(groups, 24, 6, "original", task_types=["heading"])
     assert {ex.task_type for ex in only.examples} == {"heading"}
@@ -100,6 +105,7 @@ def test_mixture_task_type_subset_and_errors(groups):
         build_mixture(groups, 24, 8, task_types=["heading"])
 
 
+@pytest.mark.assets
 def test_classification_triples_from_real_labelled_text():
     """Austen paragraphs labelled by novel: x, x+ same novel, x- another, id on all three."""
     from gecko_bench.corpora import seeds
@@ -117,9 +123,10 @@ def test_classification_triples_from_real_labelled_text():
         assert t.symmetric and t.task_type == "classification"
 
 
+@pytest.mark.assets
 def test_text_styles_and_symmetric_rendering(rows):
     ex = Example(**rows[0])
-    uni, plain, bare = (render(ex, s) for s in ("gecko", "plain", "none"))
+    uni, plain, bare = (example_texts(ex, s) for s in ("gecko", "plain", "none"))
     assert uni["anchor"] == f"task: {ex.task} | query: {ex.query}"
     assert uni["positive"] == f"title: {ex.positive_title} | text: {ex.positive}"
     assert plain["anchor"] == f"{ex.task} {ex.query}"
@@ -128,11 +135,11 @@ def test_text_styles_and_symmetric_rendering(rows):
     assert bare["positive"] == plain["positive"] and bare["negative"] == plain["negative"]
     sym = Example(id="s", task="Classify", task_type="classification", query="a", positive="b",
                   negative="c", source="x", symmetric=True)
-    assert render(sym)["positive"] == "task: Classify | query: b"
-    assert render(sym, "none") == {"anchor": "a", "positive": "b", "negative": "c"}
+    assert example_texts(sym)["positive"] == "task: Classify | query: b"
+    assert example_texts(sym, "none") == {"anchor": "a", "positive": "b", "negative": "c"}
     assert to_dataset([ex], "plain")[0]["anchor"] == plain["anchor"]
     with pytest.raises(InputError, match="train.text_style 'unified'"):
-        render(ex, "unified")
+        example_texts(ex, "unified")
 
 
 def test_text_style_keeps_earlier_ids_and_gives_none_its_own():
@@ -140,24 +147,26 @@ def test_text_style_keeps_earlier_ids_and_gives_none_its_own():
     so earlier pipelines and checkpoints keep their ids."""
     import dataclasses
 
-    from gecko_bench import config as C
+    from gecko_bench import config
     from gecko_bench.pipeline import pipeline_id
     from trainers.stages import _cfg_key
 
-    tiny = C.resolve("tiny")
-    ident = C.train_identity(C.as_dict(tiny.train))
+    tiny = config.resolve("tiny")
+    ident = config.train_identity(config.as_dict(tiny.train))
     assert ident["unified_format"] is True and "text_style" not in ident
-    plain = C.train_identity(C.as_dict(dataclasses.replace(tiny.train, text_style="plain")))
+    plain = config.train_identity(
+        config.as_dict(dataclasses.replace(tiny.train, text_style="plain")))
     assert plain["unified_format"] is False and "text_style" not in plain
     ids = set()
     for style in ("gecko", "plain", "none"):
-        prof = C.resolve("tiny")
+        prof = config.resolve("tiny")
         prof.train.text_style = style
         ids.add(pipeline_id(prof))
         assert _cfg_key(prof.train, "finetune")["unified_format"] is (style == "gecko")
     assert len(ids) == 3
 
 
+@pytest.mark.assets
 def test_prefinetune_pairs_from_wikipedia_and_books():
     from gecko_bench.corpora import seeds
 
@@ -173,6 +182,7 @@ def test_prefinetune_pairs_from_wikipedia_and_books():
     assert ds.column_names == ["anchor", "positive"]
 
 
+@pytest.mark.assets
 def test_mixture_pool_gives_equal_size_sets_repeated_over_steps(groups):
     mix = build_mixture(groups, 60, 4, "uniform", seed=3, pool_size=4)
     ids = Counter(ex.id for ex in mix.examples)
@@ -188,6 +198,7 @@ def test_mixture_pool_gives_equal_size_sets_repeated_over_steps(groups):
         build_mixture(groups, 12, 3, task_types=["heading"], pool_size=7)
 
 
+@pytest.mark.assets
 def test_examples_without_negative_get_none_invented(rows):
     """neg=none means none: no other example's positive is borrowed (issue 15.5)."""
     exs = [Example(**r) for r in rows[:6]]
@@ -201,12 +212,13 @@ def test_examples_without_negative_get_none_invented(rows):
         if ex.negative is None:
             assert row["negative"] == "" and row["negative"] not in positives
         else:
-            assert row["negative"] == render(ex)["negative"]
+            assert row["negative"] == example_texts(ex)["negative"]
     nothing = [Example(**{**r, "negative": None, "negative_title": None}) for r in rows[:4]]
     assert to_dataset(nothing).column_names == ["anchor", "positive"]  # in-batch only
     assert to_dataset(exs).column_names == ["anchor", "positive", "negative"]  # as before
 
 
+@pytest.mark.assets
 def test_reader_keeps_teacher_scores_and_refuses_bad_ones(rows, tmp_path):
     scored = [{**rows[0], "positive_score": 1.5, "negative_score": 0.25,
                "neighbour_scores": [{"id": "x", "ql": -1.0}]}, rows[1]]

@@ -9,8 +9,10 @@ import torch
 
 from gecko_bench.errors import InputError
 from train_helpers import fret_rows
-from trainers.data import Example, check_columns, render, to_dataset
+from trainers.data import Example, check_columns, example_texts, to_dataset
 from trainers.losses import CachedGeckoLoss, GeckoLoss, build_loss
+
+pytestmark = pytest.mark.assets  # needs fetched models or data
 
 TAU = 0.05
 
@@ -36,7 +38,7 @@ def batch(rows):
     exs = [Example(**{k: r[k] for k in ("id", "task", "task_type", "query", "positive",
                                         "positive_title", "negative", "negative_title",
                                         "source")}) for r in rows]
-    rendered = [render(ex) for ex in exs]
+    rendered = [example_texts(ex) for ex in exs]
     return [[r[c] for r in rendered] for c in ("anchor", "positive", "negative")]
 
 
@@ -160,7 +162,7 @@ def test_batch_mixing_rows_with_and_without_negative(model, rows, plain_batch,
            for r, h in zip(rows, has)]
     ds = to_dataset(exs)
     q, p = (_embed(model, ds[c]) for c in ("anchor", "positive"))
-    n = _embed(model, [render(Example(**{**vars(ex), "negative": r["negative"]}))["negative"]
+    n = _embed(model, [example_texts(Example(**{**vars(ex), "negative": r["negative"]}))["negative"]
                        for ex, r in zip(exs, rows)])  # real texts where a row has none: unused
     expected = eq3_numpy(q, p, n, other_hard_negatives=other_hard_negatives, has=has)
     loss = GeckoLoss(model, TAU, other_hard_negatives=other_hard_negatives)

@@ -265,7 +265,7 @@ def check_text_style(style: str) -> None:
                          f"{', '.join(TEXT_STYLES)}")
 
 
-def render(ex: Example, style: str = "gecko") -> dict[str, str | None]:
+def example_texts(ex: Example, style: str = "gecko") -> dict[str, str | None]:
     """The texts the encoder sees in ``train.text_style`` `style`: the shared unified format
     (gecko), its plain ablation, or the bare texts (none: query as is, documents as title and
     text, as the ``none`` prompt style scores them)."""
@@ -382,7 +382,7 @@ def to_dataset(examples: Sequence[Example], style: str = "gecko", with_negative:
 
     check_loss(loss, soft_label_score)
     labels = None if loss == "gecko" else soft_labels(examples, loss, soft_label_score)
-    rows = [render(ex, style) for ex in examples]
+    rows = [example_texts(ex, style) for ex in examples]
     has = [r["negative"] is not None for r in rows]
     cols: tuple[str, ...] = COLUMNS if with_negative and any(has) else COLUMNS[:2]
     if labels is not None and len(cols) == 2:

@@ -17,42 +17,44 @@ PROMPT_VERSION = "v2"
 
 
 @dataclass(frozen=True)
-class Example:
+class FewShotExample:
+    """One demonstration in the FRet generation prompt: a passage, its task and query."""
+
     type: str
     passage: str
     task: str
     query: str
 
 
-EXAMPLES: tuple[Example, ...] = (
-    Example("question answering",
+EXAMPLES: tuple[FewShotExample, ...] = (
+    FewShotExample("question answering",
             "The Great Barrier Reef, off the coast of Queensland, Australia, is the world's "
             "largest coral reef system. It is made of almost 3,000 individual reefs and can be "
             "seen from outer space.",
             "Given a question, retrieve passages that answer the question",
             "where is the largest coral reef in the world"),
-    Example("fact checking",
+    FewShotExample("fact checking",
             "Mount Everest's summit stands at 8,849 metres above sea level, according to a "
             "survey announced jointly by China and Nepal in 2020.",
             "Given a claim, retrieve passages that support or refute the claim",
             "Mount Everest is less than 8,000 metres high"),
-    Example("search result",
+    FewShotExample("search result",
             "To keep bread fresh for longer, store it at room temperature in a bread box or a "
             "paper bag. The refrigerator makes bread go stale faster, but the freezer keeps it "
             "for months.",
             "Given a web search query, retrieve relevant passages that answer the query",
             "best way to store bread"),
-    Example("sentence similarity",
+    FewShotExample("sentence similarity",
             "The committee postponed its decision on the new bridge until engineers finish the "
             "safety review next spring.",
             "Retrieve sentences that are semantically similar to the given sentence",
             "A ruling on the bridge was delayed until the safety inspection is done"),
-    Example("topic retrieval",
+    FewShotExample("topic retrieval",
             "She walked along the shore at dusk, listening to the gulls and wondering whether "
             "her brother would ever come home from the war.",
             "Given a topic, retrieve passages of fiction about that topic",
             "a woman waiting for her brother to return from war"),
-    Example("definition lookup",
+    FewShotExample("definition lookup",
             "Photosynthesis is the process by which green plants use sunlight, water and carbon "
             "dioxide to make glucose, releasing oxygen as a by-product.",
             "Given a term, retrieve passages that define or explain it",
