@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 # pyproject only asks for torch>=2.6, so a venv with its own torch keeps it.
 TORCH ?= torch==2.13.0
 
-.PHONY: install assets test-assets demo test llamacpp clean-venv
+.PHONY: install assets test-assets demo test test-fast llamacpp clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: test-assets
 	bash scripts/ensure_browser.sh
 	# Two workers, a test file each at a time (module fixtures stay in one process).
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The tests that need no fetched model or data (pytest marker `assets`): no download, ~2 min.
+test-fast: install
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not assets"
 
 # Optional, not needed by demo or test: the llama.cpp backend for GGUF teachers
 # (llama-cpp-python compiles llama.cpp: ~25 min on 2 cores; docs/fret.md "Backends").

@@ -55,6 +55,7 @@ def _plain_mteb_main(task_name: str) -> float:
     return float(entry["main_score"])
 
 
+@pytest.mark.assets
 @pytest.mark.parametrize("task_name", [RETRIEVAL, RERANKING])
 def test_stored_main_score_is_plain_mteb_bm25s(bm25_db, task_name):
     db, _, _ = bm25_db
@@ -63,6 +64,7 @@ def test_stored_main_score_is_plain_mteb_bm25s(bm25_db, task_name):
     assert stored["value"].iloc[0] == pytest.approx(_plain_mteb_main(task_name), abs=1e-9)
 
 
+@pytest.mark.assets
 def test_rows_carry_the_bm25_identity_and_per_query_items(bm25_db):
     db, run_id, printed = bm25_db
     search = lexical.load("bm25").search
@@ -112,6 +114,7 @@ def board_db(tmp_path_factory, eval_cache):
     return db
 
 
+@pytest.mark.assets
 def test_bm25_is_on_the_leaderboard_without_breaking_the_complete_rows(board_db):
     from gecko_bench.compare import leaderboard
     from gecko_bench.report import incomplete_view
@@ -132,6 +135,7 @@ def test_bm25_is_on_the_leaderboard_without_breaking_the_complete_rows(board_db)
     assert "mean" not in incomplete_view(incomplete).columns  # no average over what it lacks
 
 
+@pytest.mark.assets
 def test_regress_pairs_bm25_with_an_embedding_model(board_db):
     from gecko_bench.regress import compare
 

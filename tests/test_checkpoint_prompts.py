@@ -54,6 +54,7 @@ def prompted(tmp_path_factory):
     return folder
 
 
+@pytest.mark.assets
 def test_gecko_bench_scores_a_prompted_checkpoint_as_plain_mteb_does(prompted, tmp_path):
     import mteb
     from sentence_transformers import SentenceTransformer
@@ -78,6 +79,7 @@ def test_gecko_bench_scores_a_prompted_checkpoint_as_plain_mteb_does(prompted, t
         assert ours.loc[ours.task == task, "value"].item() == pytest.approx(theirs, abs=1e-6)
 
 
+@pytest.mark.assets
 def test_the_prompt_style_is_chosen_on_the_dev_split(tmp_path):
     from sentence_transformers import SentenceTransformer
 

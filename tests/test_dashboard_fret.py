@@ -11,7 +11,7 @@ from gecko_bench.store import fret as fret_store
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
 
-pytestmark = pytest.mark.slow  # the LLM generates and scores: 1-3 minutes on 2 cores
+pytestmark = [pytest.mark.assets, pytest.mark.slow]  # the LLM generates and scores: 1-3 min
 
 
 @pytest.fixture

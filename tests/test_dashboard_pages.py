@@ -98,6 +98,7 @@ def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.assets
 def test_busy_database_gives_a_plain_message(dashboard_db, tmp_path):
     db = tmp_path / "busy.duckdb"
     db.write_bytes(dashboard_db.read_bytes())
@@ -113,6 +114,7 @@ def test_busy_database_gives_a_plain_message(dashboard_db, tmp_path):
         proc.wait()
 
 
+@pytest.mark.assets
 def test_page_waits_for_a_writer_and_shows_data(dashboard_db, tmp_path, monkeypatch):
     db = tmp_path / "writing.duckdb"
     db.write_bytes(dashboard_db.read_bytes())
@@ -127,6 +129,7 @@ def test_page_waits_for_a_writer_and_shows_data(dashboard_db, tmp_path, monkeypa
 # ---------------------------------------------------------------- pages over real results
 
 
+@pytest.mark.assets
 def test_leaderboard_ranks_complete_models_and_drills_down(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Leaderboard", monkeypatch)
     board = frame(at, "rank", "model", "mean")
@@ -148,6 +151,7 @@ def test_leaderboard_ranks_complete_models_and_drills_down(dashboard_db, monkeyp
         assert row.score == pytest.approx(100 * stored[row.task], abs=0.01)
 
 
+@pytest.mark.assets
 def test_leaderboard_filters(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Leaderboard", monkeypatch)
     at.multiselect(key="lb-models").set_value(["minilm-l6", "damaged"]).run()
@@ -159,6 +163,7 @@ def test_leaderboard_filters(dashboard_db, monkeypatch):
     assert (frame(at, "rank", "model")["dim"] == 64).all()
 
 
+@pytest.mark.assets
 def test_label_strategies_heatmap(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Label strategies", monkeypatch)
     assert len(charts(at)) >= 2  # Retrieval and STS heatmaps
@@ -170,6 +175,7 @@ def test_label_strategies_heatmap(dashboard_db, monkeypatch):
             & (cells["score"] <= cells["ci_high"] + 0.01)).all()
 
 
+@pytest.mark.assets
 def test_task_diversity_bars(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Task diversity", monkeypatch)
     assert charts(at)
@@ -178,6 +184,7 @@ def test_task_diversity_bars(dashboard_db, monkeypatch):
     assert set(cells["variant"]) == {"task=question answering", "all-original"}
 
 
+@pytest.mark.assets
 def test_dimension_curves(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Embedding dimensions", monkeypatch)
     assert charts(at)
@@ -188,6 +195,7 @@ def test_dimension_curves(dashboard_db, monkeypatch):
     assert wide[["64", "128", "256", "384"]].notna().all().all()
 
 
+@pytest.mark.assets
 def test_regression_matches_regress_verdict(dashboard_db, monkeypatch):
     from dashboards.views.regression import measured_models
     from gecko_bench.regress import compare
@@ -209,6 +217,7 @@ def test_regression_matches_regress_verdict(dashboard_db, monkeypatch):
     assert at.success and at.success[0].value.startswith("PASS")
 
 
+@pytest.mark.assets
 def test_runs_page_shows_provenance_and_lineage(dashboard_db, monkeypatch):
     at = open_page(dashboard_db, "Runs", monkeypatch)
     runs = frame(at, "run_id", "kind", "git_sha", "device")
@@ -226,6 +235,7 @@ def test_runs_page_shows_provenance_and_lineage(dashboard_db, monkeypatch):
     assert any("training loss" in c.proto.spec for c in charts(at)), "loss curve missing"
 
 
+@pytest.mark.assets
 def test_students_of_two_fret_builds_are_not_pooled(dashboard_db, tmp_path, monkeypatch):
     """An experiment rerun on another FRet build: the page shows one build at a time."""
     import shutil

@@ -23,7 +23,7 @@ import pytest
 from gecko_bench.store import training as store
 from train_helpers import fret_rows, write_jsonl
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.assets, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 

@@ -12,6 +12,8 @@ import trainers
 from train_helpers import fret_rows, tiny_cfg, write_jsonl
 from trainers.dev_selection import DevSelector
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):

@@ -18,6 +18,8 @@ from gecko_bench.config import EvalConfig
 from gecko_bench.store import connect
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 TESTS = Path(__file__).parent
 
 

@@ -18,6 +18,7 @@ from gecko_bench.eval.prompts import TaskPrompt, render
 from gecko_bench.store.scores import item_scores_frame, scores_frame
 
 
+@pytest.mark.assets
 def test_real_mteb_task_from_local_hf_folder(tmp_path, eval_cache):
     """mteb's SciFact task, offline, reading a folder in the HF layout of mteb/scifact."""
     data.write_hf_scifact(tmp_path / "data" / "SciFact", n=20)
@@ -35,6 +36,7 @@ def test_real_mteb_task_from_local_hf_folder(tmp_path, eval_cache):
     assert mteb.get_task("SciFact").metadata.dataset["path"] == "mteb/scifact"
 
 
+@pytest.mark.assets
 def test_missing_hub_dataset_names_it_and_data_dir(tmp_path):
     db = tmp_path / "r.duckdb"
     with pytest.raises(InputError, match=r"mteb/scifact.*--data-dir"):
@@ -42,6 +44,7 @@ def test_missing_hub_dataset_names_it_and_data_dir(tmp_path):
     assert not db.exists()
 
 
+@pytest.mark.assets
 def test_beir_folder_is_a_retrieval_task(tmp_path, eval_cache):
     folder = data.write_beir(tmp_path / "myfaq", n=20)
     db = tmp_path / "r.duckdb"
@@ -72,6 +75,7 @@ def test_beir_folder_is_a_retrieval_task(tmp_path, eval_cache):
     (dict(tasks_file=Path(data.__file__), config=EvalConfig(prompt_style="fancy")),
      r"unknown prompt style"),
 ])
+@pytest.mark.assets
 def test_bad_input_is_one_error_and_no_rows(tmp_path, kwargs, match):
     db = tmp_path / "r.duckdb"
     with pytest.raises(InputError, match=match):
@@ -79,6 +83,7 @@ def test_bad_input_is_one_error_and_no_rows(tmp_path, kwargs, match):
     assert not db.exists()
 
 
+@pytest.mark.assets
 def test_missing_model_and_corrupt_weights(tmp_path):
     db = tmp_path / "r.duckdb"
     with pytest.raises(AssetError, match="no model"):
@@ -92,6 +97,7 @@ def test_missing_model_and_corrupt_weights(tmp_path):
     assert not db.exists()
 
 
+@pytest.mark.assets
 def test_empty_corpus(tmp_path):
     folder = data.write_beir(tmp_path / "empty", n=5)
     (folder / "corpus.jsonl").write_text("")

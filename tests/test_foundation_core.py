@@ -98,6 +98,7 @@ def test_read_only_on_missing_or_foreign_file(tmp_path):
             pass
 
 
+@pytest.mark.assets
 def test_checkpoint_id_is_weights_hash(tmp_path):
     from gecko_bench.assets import get_model, model_dir
 

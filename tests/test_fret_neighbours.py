@@ -15,6 +15,8 @@ import pytest
 
 from gecko_bench.corpora.seeds import nlp_sentences
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 ROOT = Path(__file__).resolve().parents[1]
 N, CHUNK = 6000, 300
 

@@ -69,6 +69,7 @@ def _key(row) -> tuple:
     return (row["task"], row["subset"], row["split"], int(row["dim"]))
 
 
+@pytest.mark.assets
 def test_eval_json_is_the_stores_scores_and_identity(store):
     doc, db = store["doc"], store["db"]
     assert doc["schema"] == SCHEMA == 1 and doc["kind"] == "eval"
@@ -88,6 +89,7 @@ def test_eval_json_is_the_stores_scores_and_identity(store):
     assert all(r["new"] and r["run_id"] == doc["run_id"] for r in doc["scores"])
 
 
+@pytest.mark.assets
 def test_eval_json_when_nothing_is_new_still_reports_the_scores(store):
     doc = store["doc"]
     again = invoke("eval", "--model", "minilm-l6", "--tasks", "LeeSTS-tiny", "--tasks-file",
@@ -103,6 +105,7 @@ def test_eval_json_when_nothing_is_new_still_reports_the_scores(store):
     assert all(r["run_id"] == doc["run_id"] for r in second["scores"])
 
 
+@pytest.mark.assets
 def test_api_evaluate_returns_an_eval_result_with_the_clis_numbers(store):
     doc, other = store["doc"], store["other"]
     assert isinstance(other, EvalResult) and isinstance(other.scores, pd.DataFrame)
@@ -127,6 +130,7 @@ def test_api_evaluate_returns_an_eval_result_with_the_clis_numbers(store):
     assert set(both.prompt_style) == {OTHER_STYLE, doc["protocol"]["prompt_style"]}
 
 
+@pytest.mark.assets
 def test_leaderboard_json_and_api_equal_compare_leaderboard(store):
     db = store["db"]
     complete, incomplete = compare_leaderboard(db)

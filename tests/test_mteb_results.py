@@ -31,6 +31,8 @@ from gecko_bench.store.scores import (
     suite_tasks_frame,
 )
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 TASKS = {"EvalTestFaqRetrieval", "EvalTestLeeSTS", "EvalTestPolarity"}
 
 

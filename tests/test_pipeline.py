@@ -36,6 +36,7 @@ def job(tmp_path_factory):
     return root, root / "r.duckdb", env
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_killed_job_resumes_and_a_finished_job_only_reports(job):
     root, db, env = job
@@ -135,6 +136,7 @@ def test_killed_job_resumes_and_a_finished_job_only_reports(job):
     assert ours["value"].iloc[-1] == pytest.approx(plain.task_results[0].get_score(), abs=1e-6)
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_label_strategy_experiment_lands_tagged_in_the_store(job):
     root, db, env = job
@@ -188,6 +190,7 @@ def test_task_diversity_sets_are_equal_size_and_fret_only():
         diversity_plan(Counter({"question answering": 2, "fact checking": 1}))
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_an_unrelated_eval_does_not_change_the_job_report(job):
     """The sequence that once changed a finished job's report: after the job, one eval of the

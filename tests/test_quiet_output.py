@@ -20,6 +20,7 @@ def _eval_stderr(tmp_path, *flags: str) -> str:
     return out.stderr
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_transformers_bars_only_with_verbose(tmp_path):
     """transformers' "Loading weights" tqdm bar is printed at every model load; the default

@@ -39,6 +39,7 @@ def store(tmp_path_factory):
     return db, damaged_path
 
 
+@pytest.mark.assets
 def test_model_against_itself_passes(store):
     db, _ = store
     result = CliRunner().invoke(app, ["regress", "-b", "minilm-l6", "-c", "minilm-l6",
@@ -50,6 +51,7 @@ def test_model_against_itself_passes(store):
     assert report["baseline"]["protocol"]["prompt_style"] == "none"
 
 
+@pytest.mark.assets
 def test_clustering_is_gated_on_mteb_experiments(store):
     db, _ = store
     report = compare(db, "minilm-l6", "minilm-damaged", n_resamples=200)
@@ -58,6 +60,7 @@ def test_clustering_is_gated_on_mteb_experiments(store):
     assert row["delta"] < 0
 
 
+@pytest.mark.assets
 def test_damaged_copy_fails_the_gate(store):
     db, damaged = store
     runner = CliRunner()
@@ -73,12 +76,14 @@ def test_damaged_copy_fails_the_gate(store):
     assert f'failures="{n_failed}"' in result.output and "<failure" in result.output
 
 
+@pytest.mark.assets
 def test_tolerance_lets_small_regressions_pass(store):
     db, _ = store
     report = compare(db, "minilm-l6", "minilm-damaged", tolerance=100.0, n_resamples=200)
     assert report.passed and report.table["significant"].any()
 
 
+@pytest.mark.assets
 def test_tolerance_applies_to_the_lower_confidence_bound(store):
     """Non-inferiority: a drop whose point estimate is within the margin but whose CI reaches
     past it regresses (the old rule looked at the point estimate only)."""
@@ -91,6 +96,7 @@ def test_tolerance_applies_to_the_lower_confidence_bound(store):
     assert row["delta"] > -margin > row["ci_low"] and row["regressed"]
 
 
+@pytest.mark.assets
 def test_resamples_grow_with_the_number_of_tests(store):
     db, _ = store
     report = compare(db, "minilm-l6", "minilm-damaged", n_resamples=10)
@@ -98,6 +104,7 @@ def test_resamples_grow_with_the_number_of_tests(store):
     assert tested / (report.n_resamples + 1) <= report.alpha / 10
 
 
+@pytest.mark.assets
 def test_a_candidate_missing_a_task_is_incomplete_not_passed(store, tmp_path):
     """The sequence that passed before: a candidate scored on one task of the baseline's three
     printed a note and PASS, exit 0."""
@@ -126,6 +133,7 @@ def test_a_candidate_missing_a_task_is_incomplete_not_passed(store, tmp_path):
     assert junit.exit_code == 3 and 'failures="2"' in junit.output
 
 
+@pytest.mark.assets
 def test_category_gains_of_identical_models_are_zero(store):
     db, _ = store
     gains = category_gains(db, "minilm-l6", "minilm-l6", n_resamples=100)
@@ -133,12 +141,14 @@ def test_category_gains_of_identical_models_are_zero(store):
     assert (gains["delta"] == 0).all() and (gains["ci_low"] == 0).all()
 
 
+@pytest.mark.assets
 def test_unknown_model_suggests_close_names(store):
     db, _ = store
     with pytest.raises(InputError, match="did you mean: minilm-l6"):
         compare(db, "minilm-l7", "minilm-l6")
 
 
+@pytest.mark.assets
 def test_reproduce_matches_stored_scores(store):
     db, _ = store
     result = CliRunner().invoke(app, ["regress", "--reproduce", "minilm-l6", "--db", str(db),
@@ -157,6 +167,7 @@ def test_subset_weights_count_each_task_once():
     assert float(np.average(deltas, weights=weights)) == pytest.approx(0.2)
 
 
+@pytest.mark.assets
 def test_category_gains_average_subsets_like_the_leaderboard(tmp_path):
     """For nDCG@10 the per-item mean is the main score, so a category's gain baseline must equal
     the leaderboard's category mean, multilingual task included."""
@@ -173,6 +184,7 @@ def test_category_gains_average_subsets_like_the_leaderboard(tmp_path):
                                                                abs=1e-3)  # mteb rounds
 
 
+@pytest.mark.assets
 def test_checkpoint_folder_names_its_stored_model_without_reevaluating(store):
     """`--candidate path/to/checkpoint` finds the stored model by its weights hash: no new run."""
     from gecko_bench.store.dashboard import runs_frame
@@ -186,6 +198,7 @@ def test_checkpoint_folder_names_its_stored_model_without_reevaluating(store):
     assert len(runs_frame(db)) == n_runs
 
 
+@pytest.mark.assets
 def test_scores_measured_another_way_never_replace_each_other(store, tmp_path):
     """A later evaluation under another prompt style or input cap is its own leaderboard row;
     the earlier row keeps its numbers, and a gate on an ambiguous model asks which one."""

@@ -141,6 +141,7 @@ def model():
     return m
 
 
+@pytest.mark.assets
 def test_margin_mse_value_by_hand(model):
     loss = margin_mse_loss(model, TAU)
     teacher = torch.tensor([0.5, 1.0])
@@ -149,6 +150,7 @@ def test_margin_mse_value_by_hand(model):
     assert loss.get_config_dict() == {"similarity_fct": "scaled_pairwise_cos(scale=2.0)"}
 
 
+@pytest.mark.assets
 def test_gecko_plus_margin_mse_by_hand(model):
     gecko = GeckoLoss(model, TAU)
     both = GeckoMarginMSELoss(model, TAU, weight=0.5)
@@ -167,6 +169,7 @@ def test_gecko_plus_margin_mse_by_hand(model):
     assert both.compute_loss_from_embeddings([Q, P, N], no_margin).item() == pytest.approx(eq3)
 
 
+@pytest.mark.assets
 def test_matryoshka_applies_to_margin_mse(model):
     """Through the library's forward: the MSE summed over truncated, re-normalised dims."""
     texts = [["who wrote Emma", "the capital of France"],
@@ -206,6 +209,7 @@ def test_default_is_eq3_with_its_old_key_and_manifest_line():
                                    "(cos(q,p) - cos(q,n))/tau, tau=0.05")
 
 
+@pytest.mark.assets
 def test_default_dataset_and_loss_unchanged(examples, model):
     a, _, c, _ = examples
     assert to_dataset([a, a]).column_names == ["anchor", "positive", "negative"]
@@ -214,6 +218,7 @@ def test_default_dataset_and_loss_unchanged(examples, model):
     assert type(loss.loss) is GeckoLoss
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_finetune_trains_on_the_soft_labels(tmp_path):
     """A real 2-step fine-tune: the trainer hands the (B, 2) label column to the loss, and the

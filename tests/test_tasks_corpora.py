@@ -3,9 +3,13 @@
 import re
 from collections import Counter
 
+import pytest
+
 from gecko_bench.corpora import (
     bible, brown, debian_faq, fortunes, gensim_data, manpages, spamassassin, wordnet,
 )
+
+pytestmark = pytest.mark.assets  # needs fetched models or data
 
 
 def test_debian_faq_ten_languages_aligned_by_section():

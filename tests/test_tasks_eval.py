@@ -9,6 +9,8 @@ from sklearn.metrics import v_measure_score
 from gecko_bench.assets.loaders import load_sentence_transformer
 from gecko_bench.tasks import get_task
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 
 @pytest.fixture(scope="module")
 def minilm():

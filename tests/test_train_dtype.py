@@ -29,6 +29,7 @@ def test_train_dtype_follows_the_shared_rule(monkeypatch, tmp_path):
         train_dtype(tiny_cfg(dtype="half"), "cpu")
 
 
+@pytest.mark.assets
 def test_bf16_step_runs_under_cpu_autocast_with_float32_weights(tmp_path):
     """transformers' Trainer takes bf16=True on CPU (accelerate autocasts): the layers compute
     in bfloat16 during the step, the weights and their gradients stay float32."""
@@ -57,6 +58,7 @@ def test_bf16_step_runs_under_cpu_autocast_with_float32_weights(tmp_path):
     assert layer.weight.dtype == torch.float32 and not torch.equal(layer.weight, before)
 
 
+@pytest.mark.assets
 def test_resolved_dtype_keys_the_run(tmp_path, monkeypatch):
     """A float32 checkpoint is reused by float32 and by auto where auto means float32, and
     refused to a bfloat16 run of the same config (a different run); the manifest says which."""

@@ -42,6 +42,7 @@ def chain(work):
     return cfg, pft, ft
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_checkpoint_loads_and_embeds_at_every_mrl_dim(chain):
     from sentence_transformers import SentenceTransformer
@@ -63,6 +64,7 @@ def test_checkpoint_loads_and_embeds_at_every_mrl_dim(chain):
     assert not (ft / "_trainer").exists() and not (ft / "train_state.json").exists()
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_lineage_rows_and_loss_curve_in_store(chain, work):
     from gecko_bench.provenance import checkpoint_id
@@ -89,6 +91,7 @@ def test_lineage_rows_and_loss_curve_in_store(chain, work):
     assert list(curve.step) == [1, 2, 3] and curve.loss.notna().all()
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_rerun_reuses_and_changed_config_is_refused(chain, work):
     cfg, pft, ft = chain
@@ -118,6 +121,7 @@ def _cli_cfg():
     return cfg
 
 
+@pytest.mark.assets
 @pytest.mark.slow
 def test_resume_after_kill(work):
     """Kill a real training process after its first checkpoint; the rerun resumes from it."""
@@ -152,6 +156,7 @@ def test_resume_after_kill(work):
         sorted(attempts.status) == ["finished", "running"]  # SIGKILL leaves 'running'
 
 
+@pytest.mark.assets
 def test_a_checkpoint_on_disk_has_its_loss_rows_in_the_store(work, tmp_path, monkeypatch):
     """A process killed right after writing checkpoint-2, before the Trainer's on_save, must
     not leave a checkpoint whose steps the store never saw: the resumed curve would lack them
@@ -209,6 +214,7 @@ def test_resume_into_folder_of_another_config_is_refused(tmp_path):
         check_out_dir(spec)
 
 
+@pytest.mark.assets
 def test_bad_inputs(tmp_path, work):
     _, fret, db = work
     with pytest.raises(AssetError, match="no model 'no-such-model'"):
@@ -234,6 +240,7 @@ def test_out_of_memory_becomes_advice():
     assert "batch of 4096 does not fit" in str(err) and "--mini-batch-size" in str(err)
 
 
+@pytest.mark.assets
 def test_cli_prints_one_line_errors(work, tmp_path):
     _, fret, db = work
     exe = Path(sys.executable).parent / "gecko-bench"
@@ -248,6 +255,7 @@ def test_cli_prints_one_line_errors(work, tmp_path):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.assets
 def test_cli_finetune_chooses_on_a_given_dev_split(work, tmp_path):
     """``--dev`` takes a BEIR folder's qrels/dev.tsv (the target's own dev queries); a folder
     without one is refused before anything trains (the one-line exit 2 of every InputError is
@@ -277,6 +285,7 @@ def test_cli_finetune_chooses_on_a_given_dev_split(work, tmp_path):
     assert choice["dev_sha256"] == dev_digest(with_dev)
 
 
+@pytest.mark.assets
 def test_finetune_on_rows_with_and_without_negative(tmp_path):
     """neg=none rows next to rows with a negative train in the same batches, none invented."""
     rows = fret_rows(n_books=6, n_wiki=6)

@@ -7,6 +7,8 @@ import json
 import pytest
 import torch
 
+pytestmark = pytest.mark.assets  # needs fetched models or data
+
 
 @pytest.fixture(scope="module")
 def models():
