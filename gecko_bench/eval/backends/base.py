@@ -29,8 +29,6 @@ def weights_id(path: Path) -> str:
     return _ID_MEMO[stamp]
 
 
-
-
 @dataclass
 class Backend:
     """A loaded model and the facts the store and the cache need about it; subclasses (one
