@@ -34,7 +34,7 @@ test-assets: install
 		--data gensim-test-data --data brown --data spamassassin --data nlp-corpus \
 		--data janeaustenr
 
-# The demo profile: MiniLM adapted to the German Debian FAQ, a domain job (~13 min on 2 cores).
+# The demo profile: MiniLM adapted to the German Debian FAQ, a domain job (9-13 min on 2 cores: docs/results.md).
 demo: assets
 	$(GB) run --profile demo
 

@@ -169,7 +169,7 @@ def _tiny() -> Profile:
 
 def _cpu() -> Profile:
     # Sized to finish in about an hour on 2 cores (65 min on 2026-11-30; 2 h 03 min, not clean,
-    # on 2026-12-02 with the 16-task suite and prompt v2: README "Measured"). Then: FRet
+    # on 2026-12-02 with the 16-task suite and prompt v2: docs/results.md). Then: FRet
     # 16 min, training 13 min, evaluation 36 min, of which mpnet-base and e5-small take 29.
     # Inputs are capped at 128 tokens for every model, as on tiny, where mpnet-base at its own
     # 384 took twice as long. More data: --set fret.n_seeds=400 --set train.finetune_steps=...
@@ -200,11 +200,12 @@ def _gpu() -> Profile:
 def _demo() -> Profile:
     # What `make demo` runs: MiniLM adapted to a corpus where it is weak (the German Debian FAQ,
     # 112 answers; base 43.7 nDCG@10 on its 80 test questions, 32 more choose the checkpoint).
-    # GPL-style labels, the recipe that measured best at this scale (README "Domain adaptation"):
+    # GPL-style labels, the recipe that measured best at this scale (docs/results.md, "Domain
+    # adaptation"):
     # gemma3-270m writes 4 German questions per answer, the seed is the positive, the
     # retriever's ranks 5-10 the negatives, no LLM re-ranking. +6.50 [+1.14, +11.67] in 13 min
     # 12 s on 2 cores (AMX bfloat16) on 2026-12-02, +8.63 [+2.21, +15.00] in 9 min 21 s on
-    # 2026-12-04 (README "Measured"); 8 questions per answer gave +8.42 in 15 min.
+    # 2026-12-04 (docs/results.md); 8 questions per answer gave +8.42 in 15 min.
     # Learning rate and steps on the 32 dev questions (2026-12-05, FRet data reused, budget 200
     # steps, best step by dev nDCG@10): 1e-5 58.7 (step 190), 2e-5 59.5 (140), 5e-5 59.6 (30);
     # this 2e-5 x 100 58.6 (100). Within one point on 32 questions, so the default stays.
