@@ -1,6 +1,11 @@
 """LLM backends on the real smollm2-135m GGUF: batched scoring, HTTP, llama.cpp, bad files."""
 
 import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -92,6 +97,32 @@ def test_http_backend_against_local_server(llm):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.assets
+def test_fret_serve_command_scores_over_http_and_stops_on_ctrl_c(llm):
+    """`gecko-bench fret serve` in its own process, as the README runs it; Ctrl-C ends it (0)."""
+    proc = subprocess.Popen([sys.executable, "-m", "gecko_bench", "fret", "serve", "smollm2-135m",
+                             "--port", "0", "--llm-dtype", "float32"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"at (http://\S+/v1) ", line)
+        assert url, line + proc.stderr.read() if proc.poll() is not None else line
+        remote = load_llm(url.group(1) + "#smollm2", backend="http").logprobs(
+            PROMPTS, CONTS, prefix=PREFIX)
+        assert remote == pytest.approx(llm.logprobs(PROMPTS, CONTS, prefix=PREFIX), abs=1e-3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+
+
+def test_fret_serve_unknown_llm_is_one_error_line():
+    proc = subprocess.run([sys.executable, "-m", "gecko_bench", "fret", "serve", "nosuch-llm"],
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "nosuch-llm" in lines[0], proc.stderr
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,

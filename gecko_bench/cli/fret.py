@@ -271,6 +271,33 @@ def rerank_check_cmd(
         console.print(table)
 
 
+@app.command("serve")
+def serve_cmd(
+    llm: str = typer.Argument(..., help="Registered LLM name or .gguf path (transformers backend)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 serves other machines)."),
+    port: int = typer.Option(8000, help="Port (0 picks a free one)."),
+    llm_dtype: str = typer.Option("auto", help="Compute dtype: auto, float32 or bfloat16."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+) -> None:
+    """Serve a local LLM as an OpenAI-compatible /v1/completions endpoint (Ctrl-C stops).
+
+    It echoes prompt log-probs, which the http backend's QL and RC scoring needs; point
+    ``--backend http --llm http://HOST:PORT/v1#NAME`` (or ``fret.llm``) at it."""
+    from gecko_bench.llm import load_llm
+    from gecko_bench.llm.serve import make_server
+
+    server = make_server(load_llm(llm, "transformers", device=device, dtype=llm_dtype),
+                         host=host, port=port)
+    bound_host, bound_port = server.server_address[:2]
+    console.print(f"Serving {llm} at http://{bound_host}:{bound_port}/v1 (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @perf_app.command("fret")
 def perf_fret_cmd(
     llm: str = typer.Option("smollm2-135m", help="LLM to time."),

@@ -71,7 +71,7 @@ class HttpLLM(LLM):
                     f"LLM server {self.base_url} returned no prompt log-probs for the "
                     f"continuation {cont[:40]!r} (asked echo=true, logprobs=1, max_tokens=0); "
                     "scoring needs a server that echoes prompt log-probs (vLLM, or "
-                    "`python -m gecko_bench.llm.serve`); llama.cpp's server does not")
+                    "`gecko-bench fret serve`); llama.cpp's server does not")
             out.append(scored)
         return out
 

@@ -2,7 +2,7 @@
 
 Serves what :class:`~gecko_bench.llm.http_backend.HttpLLM` asks for (echo + log-probs, and
 sampling), so a model loaded once on a GPU box can score for several FRet shards. Standard library
-only: a ThreadingHTTPServer with one lock around the model.
+only: a ThreadingHTTPServer with one lock around the model. ``gecko-bench fret serve`` runs it.
 """
 
 from __future__ import annotations
