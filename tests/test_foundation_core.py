@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -56,23 +57,27 @@ def test_store_run_lifecycle_and_models(tmp_path):
 
 
 def test_recorded_run_finishes_or_fails_with_the_error(tmp_path):
-    """The one run lifecycle: finished with the block's durations, or failed with the error
-    (and the exception goes on, a KeyboardInterrupt too)."""
+    """The one run lifecycle: finished with the block's durations and its wall time
+    (``total_s``), or failed with the error (and the exception goes on, a KeyboardInterrupt
+    too)."""
     db = tmp_path / "r.duckdb"
     with recorded_run("fret", {"n_seeds": 2}, provenance.collect("cpu"), db_path=db) as run:
         assert get_run(run.run_id, db_path=db)["status"] == "running"
         run.durations["fret"] = 2.5
+        time.sleep(0.2)
     done = get_run(run.run_id, db_path=db)
-    assert done["status"] == "finished" and json.loads(done["durations"]) == {"fret": 2.5}
+    durations = json.loads(done["durations"])
+    assert done["status"] == "finished" and durations.pop("fret") == 2.5
+    assert set(durations) == {"total_s"} and 0.2 <= durations["total_s"] < 5
     assert done["error"] is None
     for exc in (ValueError("bad seed"), KeyboardInterrupt()):
         with pytest.raises(type(exc)):
             with recorded_run("fret", {}, provenance.collect("cpu"), db_path=db) as failed:
-                failed.durations["fret"] = 1.0
+                failed.durations.update(fret=1.0, total_s=9.0)  # the block's own total wins
                 raise exc
         row = get_run(failed.run_id, db_path=db)
         assert row["status"] == "failed" and row["error"].startswith(type(exc).__name__)
-        assert json.loads(row["durations"]) == {"fret": 1.0}
+        assert json.loads(row["durations"]) == {"fret": 1.0, "total_s": 9.0}
     assert get_run(failed.run_id, db_path=db)["error"] == "KeyboardInterrupt: "
 
 def test_failed_transaction_leaves_no_rows(tmp_path):

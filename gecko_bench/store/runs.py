@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,7 +102,8 @@ def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], 
     """A run's whole lifecycle: started ('running') on entry, then 'finished' with the block's
     durations, or 'failed' with ``Type: message`` when the block raises (the exception goes
     on). Every command that records a run goes through here, so a killed or failed run is
-    never left looking finished.
+    never left looking finished. The block's wall time is ``durations['total_s']`` unless the
+    block set its own.
 
     With `join` and a `run_id` already in the store (a job evaluating inside its own run), the
     block works under that run and leaves it to its owner: nothing is started or finished.
@@ -112,12 +114,15 @@ def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], 
     record = RunRecord(start_run(kind, config, provenance, profile=profile,
                                  experiment=experiment, variant=variant, db_path=db_path,
                                  run_id=run_id))
+    started = time.perf_counter()
     try:
         yield record
     except BaseException as exc:
+        record.durations.setdefault("total_s", round(time.perf_counter() - started, 3))
         finish_run(record.run_id, "failed", record.durations,
                    error=f"{type(exc).__name__}: {exc}"[:500], db_path=db_path)
         raise
+    record.durations.setdefault("total_s", round(time.perf_counter() - started, 3))
     finish_run(record.run_id, "finished", record.durations, db_path=db_path)
 
 
