@@ -17,14 +17,22 @@ from gecko_bench.store.scores import PROTOCOL_COLUMNS, Protocol
 
 
 def frame_table(df, title: str, floatfmt: str = "{:.2f}") -> Table:
-    """A rich table of a DataFrame (floats formatted with `floatfmt`)."""
+    """A rich table of a DataFrame, the one table renderer of the job and the CLI: floats
+    formatted with `floatfmt`, NaN and None blank, numeric columns right-aligned."""
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   padding=(0, 0))
     for col in df.columns:
-        table.add_column(str(col), no_wrap=True)
+        table.add_column(str(col), no_wrap=True,
+                         justify="right" if df[col].dtype.kind in "fiu" else "left")
     for row in df.itertuples(index=False):
-        table.add_row(*[floatfmt.format(v) if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[_cell(v, floatfmt) for v in row])
     return table
+
+
+def _cell(value, floatfmt: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return floatfmt.format(value) if isinstance(value, float) else str(value)
 
 
 # Short headers so the leaderboard fits an 80-column terminal or a CI log.

@@ -160,6 +160,11 @@ def test_leaderboard_json_and_api_equal_compare_leaderboard(store):
     piped = cli("leaderboard", "--db", str(db), "--format", "json")  # a real pipe
     assert piped.returncode == 0 and json.loads(piped.stdout) == doc
 
+    table = invoke("leaderboard", "--db", str(db)).stdout  # report.frame_table, as the job's
+    first = next(line for line in table.splitlines() if "minilm-l6" in line)  # complete: first
+    assert f"{rows[0]['mean']:.2f}" in first.split() and "nan" not in table
+    assert "incomplete: not averaged or ranked" in table
+
 
 def test_version_prints_the_package_version():
     out = invoke("--version").stdout.strip()
@@ -192,3 +197,23 @@ def test_importing_gecko_bench_stays_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_frame_table_blanks_missing_values_and_right_aligns_numbers():
+    """The one DataFrame -> terminal table renderer (job report, leaderboard, eval, lists)."""
+    import io
+
+    from rich.console import Console
+
+    from gecko_bench.report import frame_table
+
+    frame = pd.DataFrame({"model": ["a", "bb"], "dim": [384, 64], "STS": [50.126, float("nan")],
+                          "note": [None, "x"]})
+    console = Console(file=io.StringIO(), width=100)
+    console.print(frame_table(frame, "t"))
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    row_a = next(line for line in lines if line.lstrip().startswith("a "))
+    row_b = next(line for line in lines if line.lstrip().startswith("bb "))
+    header = next(line for line in lines if "model" in line)
+    assert row_a.split() == ["a", "384", "50.13"] and row_b.split() == ["bb", "64", "x"]
+    assert row_a.index("384") + 3 == row_b.index("64") + 2 == header.index("dim") + 3

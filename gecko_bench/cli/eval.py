@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from gecko_bench.cli.perf import app as perf_app
 from gecko_bench.errors import InputError
@@ -106,14 +105,13 @@ def eval_command(
     if fmt == "json":
         echo_json(result.to_dict())
         return
+    from gecko_bench.report import frame_table
+
     run = get_run(result.run_id, db) or {}
     df = result.new_scores
-    table = Table(title=f"run {result.run_id}: main scores (x100)")
-    for col in ("task", "category", "metric", "dim", "score"):
-        table.add_column(col, justify="right" if col in ("dim", "score") else "left")
-    for (task, cat, metric, dim), grp in df.groupby(["task", "category", "metric", "dim"]):
-        table.add_row(task, str(cat), metric, str(dim), f"{grp['value'].mean() * 100:.2f}")
-    console.print(table)
+    main = (df.groupby(["task", "category", "metric", "dim"])["value"].mean().mul(100)
+            .rename("score").reset_index())
+    console.print(frame_table(main, f"run {result.run_id}: main scores (x100)"))
     if df.empty:
         console.print("nothing new to score: every task was already in the store for this "
                       "model and settings (see `gecko-bench leaderboard`).")
@@ -142,6 +140,7 @@ def leaderboard_command(
     from gecko_bench import api
     from gecko_bench.cli.output import check_format, echo_json
     from gecko_bench.compare import to_markdown
+    from gecko_bench.report import SHORT_HEADERS, frame_table
     from gecko_bench.store.scores import Protocol, legacy_rows
 
     check_format(fmt, ("table", "markdown", "csv", "json"))
@@ -176,20 +175,12 @@ def leaderboard_command(
         return
     complete, incomplete = (f.drop(columns=["model_id"], errors="ignore")
                             for f in (complete, incomplete))
-    console.print(_rich(complete, f"leaderboard{' ' + suite if suite else ''} - complete "
-                        "task set (x100, Borda rank)"))
+    console.print(frame_table(complete.rename(columns=SHORT_HEADERS),
+                              f"leaderboard{' ' + suite if suite else ''} - complete task set "
+                              "(x100, Borda rank)"))
     if not incomplete.empty:
-        console.print(_rich(incomplete, "incomplete: not averaged or ranked"))
-
-
-def _rich(frame, title: str) -> Table:
-    table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fi" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[("" if v != v else f"{v:.2f}") if isinstance(v, float) else str(v)
-                        for v in row])
-    return table
+        console.print(frame_table(incomplete.rename(columns=SHORT_HEADERS),
+                                  "incomplete: not averaged or ranked"))
 
 
 @perf_app.command("eval")

@@ -182,15 +182,11 @@ def runs_cmd(db: Optional[Path] = DB,
     if df.empty:
         console.print("no training runs yet: run `gecko-bench train prefinetune`")
         return
-    table = Table(title="training runs")
+    from gecko_bench.report import frame_table
+
     cols = ["run_id", "stage", "status", "model_name", "steps_done", "final_loss",
             "samples_per_s", "resumed_from_step"]
-    for col in cols:
-        table.add_column(col)
-    for _, row in df.iterrows():
-        table.add_row(*[("" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float)
-                         else str(row[c])) for c in cols])
-    console.print(table)
+    console.print(frame_table(df[cols], "training runs", floatfmt="{:.3f}"))
 
 
 @perf_app.command("train")
