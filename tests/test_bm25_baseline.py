@@ -22,7 +22,7 @@ from gecko_bench.api import evaluate
 from gecko_bench.config import EvalConfig
 from gecko_bench.eval import lexical
 from gecko_bench.eval.runner import SCORING_VERSION
-from gecko_bench.store import connect
+from gecko_bench.store import connect, get_run
 from gecko_bench.store.scores import NO_DIM, Protocol, current_items, current_scores
 from gecko_bench.tasks.registry import get_task
 
@@ -98,6 +98,9 @@ def test_rows_carry_the_bm25_identity_and_per_query_items(bm25_db):
 
     lines = [line for line in printed.splitlines() if line.strip()]
     assert len(lines) == 1 and "skipping 1 task" in lines[0] and STS in lines[0], printed
+    run_config = json.loads(get_run(run_id, db)["config"])
+    assert run_config["task_names"] == [RETRIEVAL, RERANKING]
+    assert run_config["not_applicable"] == [STS]
 
     again, printed = _quiet_eval("bm25", [RETRIEVAL, RERANKING, STS], db=db)
     assert again != run_id  # resumed: nothing new scored

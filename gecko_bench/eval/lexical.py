@@ -69,7 +69,6 @@ class LexicalModel:
     search: Any            # mteb SearchProtocol (index + search)
     identity: dict[str, Any]
     dims: list[int] = field(default_factory=lambda: [NO_DIM])
-    not_applicable: list[str] = field(default_factory=list)  # task names set by scorable()
 
     @property
     def model_id(self) -> str:
@@ -90,8 +89,7 @@ class LexicalModel:
         return dict(model_id=self.model_id, name=self.name, path=None, kind=KIND, n_params=0)
 
     def run_config(self) -> dict[str, Any]:
-        return {"model_path": None, "dims": self.dims, "lexical": self.identity,
-                "not_applicable": self.not_applicable}
+        return {"model_path": None, "dims": self.dims, "lexical": self.identity}
 
     def scorable(self, specs: list) -> list:
         """The retrieval and reranking tasks among `specs` (the others skipped with one printed
@@ -106,7 +104,6 @@ class LexicalModel:
             print(f"{self.name}: skipping {len(others)} task(s) that are not retrieval/reranking "
                   f"(a lexical model has no embeddings): {', '.join(s.name for s in others)}",
                   flush=True)
-        self.not_applicable = [s.name for s in others]
         return kept
 
     @contextmanager

@@ -187,9 +187,11 @@ def evaluate(model: str, tasks: TaskSource | list[str] | None = None, *,
     pending = _pending(scored, specs_scored, db)
     for spec, _, _ in pending:
         load_checked(spec)
+    names_scored = {s.name for s in specs_scored}
     run_config = {"model": model, **source.as_config(), **scored.run_config(),
                   **scored.protocol.as_dict(), "model_id": scored.model_id,
                   "task_names": [s.name for s in specs_scored],
+                  "not_applicable": [s.name for s in specs if s.name not in names_scored],
                   "skipped": [s.name for s in specs_scored
                               if s.name not in {p[0].name for p in pending}]}
     with recorded_run("eval", run_config, provenance.collect(context.device),
