@@ -168,7 +168,8 @@ def _tiny() -> Profile:
 
 
 def _cpu() -> Profile:
-    # Sized to finish in about an hour on 2 cores (65 min on 2026-11-30; 2 h 03 min, not clean,
+    # Sized to finish in about an hour on 2 cores (1 h 03 min on 2026-12-05 with bf16 training;
+    # 65 min on 2026-11-30; 2 h 03 min, not clean,
     # on 2026-12-02 with the 16-task suite and prompt v2: docs/results.md). Then: FRet
     # 16 min, training 13 min, evaluation 36 min, of which mpnet-base and e5-small take 29.
     # Inputs are capped at 128 tokens for every model, as on tiny, where mpnet-base at its own
