@@ -200,7 +200,6 @@ def evaluate(model: str, tasks: TaskSource | list[str] | None = None, *,
                       join=True) as run, _quiet(), _progress(context.progress) as bars, \
             scored.session(bool(pending), bars):
         _register(scored, specs, db)  # the whole suite: the leaderboard knows what is missing
-        started = time.perf_counter()
         overall = bars.add_task("tasks", total=len(pending)) if bars else None
         for spec, dims, key in pending:
             if bars:
@@ -211,7 +210,7 @@ def evaluate(model: str, tasks: TaskSource | list[str] | None = None, *,
             run.durations[spec.name] = round(time.perf_counter() - t0, 3)
             if bars:
                 bars.advance(overall)
-        run.durations.update(total_s=round(time.perf_counter() - started, 3), **scored.stats())
+        run.durations.update(scored.stats())
     return run.run_id
 
 

@@ -115,15 +115,15 @@ def recorded_run(kind: str, config: dict[str, Any], provenance: dict[str, Any], 
                                  experiment=experiment, variant=variant, db_path=db_path,
                                  run_id=run_id))
     started = time.perf_counter()
+    status, error = "finished", None
     try:
         yield record
     except BaseException as exc:
-        record.durations.setdefault("total_s", round(time.perf_counter() - started, 3))
-        finish_run(record.run_id, "failed", record.durations,
-                   error=f"{type(exc).__name__}: {exc}"[:500], db_path=db_path)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"[:500]
         raise
-    record.durations.setdefault("total_s", round(time.perf_counter() - started, 3))
-    finish_run(record.run_id, "finished", record.durations, db_path=db_path)
+    finally:
+        record.durations.setdefault("total_s", round(time.perf_counter() - started, 3))
+        finish_run(record.run_id, status, record.durations, error=error, db_path=db_path)
 
 
 def _run_exists(run_id: str, db_path: str | Path | None) -> bool:
