@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 
-
 class GeckoBenchError(Exception):
     """Root of the errors a user can fix; the message says what went wrong and what to do."""
 
 
 class InputError(GeckoBenchError, ValueError):
     """Malformed or unusable user input (files, names, options)."""
+
+
+class NothingToScore(InputError):
+    """A model can score none of the requested tasks (e.g. BM25 asked for STS only)."""
 
 
 class AssetError(GeckoBenchError, RuntimeError):

@@ -177,9 +177,12 @@ def _evaluate(p: config.Profile, model: str, style: str, source, db: Path) -> st
 
 
 def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: Console) -> dict:
-    """Every model at its own prompt style (the student: the one its prompts carry, chosen on
-    the dev split), and the student a second time under its base's protocol, so the headline
-    gain compares like with like; then the student's model card gets its scores."""
+    """A domain job's target first; then every model at its own prompt style on the general
+    suite (the student: the one its prompts carry, chosen on the dev split), and the student a
+    second time under its base's protocol, so the headline gain compares like with like; then
+    the student's model card gets its scores. A baseline that can score none of the suite's
+    tasks (BM25 on STS alone) is left out with a line saying why."""
+    from gecko_bench.errors import NothingToScore
     from gecko_bench.eval.runner import TaskSource
     from gecko_bench.store.scores import run_selection
     from trainers.card import refresh_card
@@ -187,17 +190,24 @@ def _stage_evaluate(p: config.Profile, out: dict, wd: Path, db: Path, console: C
     student, base = out["finetune"]["checkpoint"], p.train.base_model
     plan = [(base, base, PROMPT_STYLE.get(base, "none")), (student, student, "auto"),
             (LIKE_BASE, student, PROMPT_STYLE.get(base, "none"))]
-    plan += [(m, m, PROMPT_STYLE.get(m, "none")) for m in p.eval.baselines if m != base]
+    baselines = [(m, m, PROMPT_STYLE.get(m, "none")) for m in p.eval.baselines if m != base]
+    target = _evaluate_target(p, plan, db, console)
     runs, measured = {}, {}
-    for key, model, style in plan:
+    for key, model, style in plan + baselines:
         console.print(f"[bold]evaluate[/] {model} on {eval_label(p)} ({style} prompts)")
-        runs[key] = _evaluate(p, model, style, TaskSource.of(p.eval), db)
+        try:
+            runs[key] = _evaluate(p, model, style, TaskSource.of(p.eval), db)
+        except NothingToScore as exc:
+            if (key, model, style) in plan:
+                raise
+            console.print(f"{model} left out: {exc}")
+            continue
         model_id, protocol = run_selection(db, runs[key])
         measured[key] = {"model_id": model_id, **protocol.as_dict()}
     refresh_card(Path(student), db)
     # What the report reads back: each model as this job measured it, nothing else.
-    return {"runs": runs, "models": [m for _, m, _ in plan], "measured": measured,
-            **_evaluate_target(p, plan[:3], db, console)}
+    return {"runs": runs, "models": [m for k, m, _ in plan + baselines if k in runs],
+            "measured": measured, **target}
 
 
 def _evaluate_target(p: config.Profile, plan: list[tuple[str, str, str]], db: Path,

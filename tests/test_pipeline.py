@@ -231,3 +231,29 @@ def test_zero_prefinetune_steps_start_fine_tuning_from_the_base(tmp_path):
     assert out == {"checkpoint": "minilm-l6", "skipped": True}
     assert "pre-finetuning skipped" in console.export_text()
     assert not any(tmp_path.iterdir())  # nothing trained, nothing stored
+
+
+@pytest.mark.assets
+def test_a_baseline_with_nothing_to_score_is_skipped_not_fatal(tmp_path):
+    """bm25 scores retrieval and reranking only. A job whose suite had neither (here STS alone)
+    once trained a student and then exited 2 in the evaluate stage; now it says why the
+    baseline is left out and evaluates the rest."""
+    from rich.console import Console
+
+    import trainers
+    from gecko_bench import config
+    from gecko_bench.pipeline import LIKE_BASE, _stage_evaluate
+    from train_helpers import fret_rows, tiny_cfg, write_jsonl
+
+    db = tmp_path / "r.duckdb"
+    fret = write_jsonl(fret_rows(n_books=6, n_wiki=6), tmp_path / "fret.jsonl")
+    student = trainers.finetune(tiny_cfg(finetune_steps=1, save_steps=1), fret, "minilm-l6",
+                                tmp_path / "ft", db_path=db)
+    p = config.apply_overrides(config.resolve("tiny"), [
+        "eval.tasks=LeeSTS-tiny", "eval.dims=384", "eval.baselines=minilm-l6,bm25"])
+    console = Console(record=True, width=200)
+    out = _stage_evaluate(p, {"finetune": {"checkpoint": str(student)}}, tmp_path, db, console)
+    assert "bm25" not in out["runs"] and "bm25" not in out["models"]
+    assert set(out["runs"]) == {"minilm-l6", str(student), LIKE_BASE}
+    printed = " ".join(console.export_text().split())
+    assert "bm25 left out: bm25 scores Retrieval and Reranking tasks only" in printed

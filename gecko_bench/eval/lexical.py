@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from gecko_bench.errors import InputError
+from gecko_bench.errors import InputError, NothingToScore
 from gecko_bench.store.scores import NO_DIM, Protocol
 
 # Model names `gecko-bench eval --model` accepts for lexical models -> mteb's model name.
@@ -93,13 +93,14 @@ class LexicalModel:
 
     def scorable(self, specs: list) -> list:
         """The retrieval and reranking tasks among `specs` (the others skipped with one printed
-        line); InputError if there are none."""
+        line); NothingToScore if there are none."""
         kept = [s for s in specs if is_retrieval(s.task)]
         others = [s for s in specs if not is_retrieval(s.task)]
         if not kept:
             cats = sorted({s.category for s in specs})
-            raise InputError(f"{self.name} scores Retrieval and Reranking tasks only, and none "
-                             f"of the {len(specs)} requested task(s) is one ({', '.join(cats)})")
+            raise NothingToScore(f"{self.name} scores Retrieval and Reranking tasks only, and none "
+                                 f"of the {len(specs)} requested task(s) is one "
+                                 f"({', '.join(cats)})")
         if others:
             print(f"{self.name}: skipping {len(others)} task(s) that are not retrieval/reranking "
                   f"(a lexical model has no embeddings): {', '.join(s.name for s in others)}",
