@@ -100,8 +100,11 @@ def test_http_backend_against_local_server(llm):
 
 
 @pytest.mark.assets
-def test_fret_serve_command_scores_over_http_and_stops_on_ctrl_c(llm):
-    """`gecko-bench fret serve` in its own process, as the README runs it; Ctrl-C ends it (0)."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_fret_serve_command_scores_over_http_and_stops_cleanly(llm, stop):
+    """`gecko-bench fret serve` in its own process, as the README runs it; Ctrl-C or a plain
+    `kill` (SIGTERM: a service manager, or a script whose background jobs ignore SIGINT) ends
+    it with exit 0."""
     proc = subprocess.Popen([sys.executable, "-m", "gecko_bench", "fret", "serve", "smollm2-135m",
                              "--port", "0", "--llm-dtype", "float32"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -114,7 +117,7 @@ def test_fret_serve_command_scores_over_http_and_stops_on_ctrl_c(llm):
             PROMPTS, CONTS, prefix=PREFIX)
         assert remote == pytest.approx(llm.logprobs(PROMPTS, CONTS, prefix=PREFIX), abs=1e-3)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0, proc.stderr.read()
 
 

@@ -279,10 +279,13 @@ def serve_cmd(
     llm_dtype: str = typer.Option("auto", help="Compute dtype: auto, float32 or bfloat16."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
 ) -> None:
-    """Serve a local LLM as an OpenAI-compatible /v1/completions endpoint (Ctrl-C stops).
+    """Serve a local LLM as an OpenAI-compatible /v1/completions endpoint (Ctrl-C or SIGTERM
+    stops it, exit 0).
 
     It echoes prompt log-probs, which the http backend's QL and RC scoring needs; point
     ``--backend http --llm http://HOST:PORT/v1#NAME`` (or ``fret.llm``) at it."""
+    import signal
+
     from gecko_bench.llm import load_llm
     from gecko_bench.llm.serve import make_server
 
@@ -290,6 +293,7 @@ def serve_cmd(
                          host=host, port=port)
     bound_host, bound_port = server.server_address[:2]
     console.print(f"Serving {llm} at http://{bound_host}:{bound_port}/v1 (Ctrl-C stops)")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it like Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
