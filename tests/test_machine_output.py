@@ -217,3 +217,16 @@ def test_frame_table_blanks_missing_values_and_right_aligns_numbers():
     header = next(line for line in lines if "model" in line)
     assert row_a.split() == ["a", "384", "50.13"] and row_b.split() == ["bb", "64", "x"]
     assert row_a.index("384") + 3 == row_b.index("64") + 2 == header.index("dim") + 3
+
+
+@pytest.mark.assets
+def test_eval_table_names_the_database_it_wrote(tmp_path):
+    """With the store set by $GECKO_BENCH_DB, the table's last line says which file holds the
+    rows (it once said "the default results database")."""
+    db = tmp_path / "env.duckdb"
+    out = subprocess.run([sys.executable, "-m", "gecko_bench", "eval", "--model", "bm25",
+                          "--tasks", "DebianFAQRetrieval-tiny"],
+                         env=dict(os.environ, COLUMNS="400", GECKO_BENCH_DB=str(db)),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"stored in {db};" in out.stdout and db.exists()

@@ -92,7 +92,7 @@ def eval_command(
     from gecko_bench.hardware import check_setting
 
     check_setting(dtype, "eval dtype")  # before any task data is built
-    from gecko_bench.store import get_run
+    from gecko_bench.store import default_db_path, get_run
 
     config = EvalConfig(dims=_dims(dims) or [], prompt_style=prompt_style,
                         batch_size=batch_size, max_seq_length=max_seq_length, dtype=dtype,
@@ -115,7 +115,7 @@ def eval_command(
     if df.empty:
         console.print("nothing new to score: every task was already in the store for this "
                       "model and settings (see `gecko-bench leaderboard`).")
-    console.print(f"stored in {db or 'the default results database'}; "
+    console.print(f"stored in {db or default_db_path()}; "
                   f"durations: {run.get('durations')}")
 
 
