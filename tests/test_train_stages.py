@@ -93,6 +93,26 @@ def test_lineage_rows_and_loss_curve_in_store(chain, work):
 
 @pytest.mark.assets
 @pytest.mark.slow
+def test_evaluating_a_checkpoint_keeps_its_trained_name(chain, work, tmp_path):
+    """Two jobs' students both live in folders named ``finetune``; the leaderboard told them
+    apart by nothing once eval renamed each model row after its folder."""
+    import shutil
+
+    from gecko_bench.config import EvalConfig
+    from gecko_bench.eval.runner import evaluate
+    from gecko_bench.store.scores import scores_frame
+
+    _, _, ft = chain
+    db = tmp_path / "e.duckdb"
+    shutil.copy(work[2], db)  # the store that trained it
+    trained = json.loads((ft / "manifest.json").read_text())["name"]
+    assert ft.name == "ft" and trained.startswith("minilm-l6-finetune-v-")
+    evaluate(str(ft), ["LeeSTS-tiny"], config=EvalConfig(dims=[384], prompt_style="none"), db=db)
+    assert set(scores_frame(db, main_only=True).model_name) == {trained}
+
+
+@pytest.mark.assets
+@pytest.mark.slow
 def test_rerun_reuses_and_changed_config_is_refused(chain, work):
     cfg, pft, ft = chain
     root, fret, db = work

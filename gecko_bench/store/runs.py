@@ -146,12 +146,14 @@ def upsert_model(model_id: str, name: str, path: str | None = None, kind: str | 
                  train_run_id: str | None = None, fret_dataset_id: str | None = None,
                  n_params: int | None = None, dim: int | None = None,
                  con=None, db_path: str | Path | None = None) -> None:
-    """Register a checkpoint; an existing row keeps its lineage unless new values are given."""
+    """Register a checkpoint. An existing row keeps its first name (a trained checkpoint's
+    name from its training, not the folder it is later evaluated from) and its lineage unless
+    new values are given."""
     sql = (
         "INSERT INTO models (model_id, name, path, kind, base_model_id, parent_model_id, "
         "train_run_id, fret_dataset_id, n_params, dim, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id) DO UPDATE SET "
-        "name = excluded.name, path = coalesce(excluded.path, models.path), "
+        "path = coalesce(excluded.path, models.path), "
         "kind = coalesce(excluded.kind, models.kind), "
         "base_model_id = coalesce(excluded.base_model_id, models.base_model_id), "
         "parent_model_id = coalesce(excluded.parent_model_id, models.parent_model_id), "
