@@ -229,4 +229,4 @@ def test_eval_table_names_the_database_it_wrote(tmp_path):
                          env=dict(os.environ, COLUMNS="400", GECKO_BENCH_DB=str(db)),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert f"stored in {db};" in out.stdout and db.exists()
+    assert f"stored in {db} (run eval-" in out.stdout and db.exists()

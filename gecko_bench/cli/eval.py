@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -115,8 +116,10 @@ def eval_command(
     if df.empty:
         console.print("nothing new to score: every task was already in the store for this "
                       "model and settings (see `gecko-bench leaderboard`).")
-    console.print(f"stored in {db or default_db_path()}; "
-                  f"durations: {run.get('durations')}")
+    took = json.loads(run.get("durations") or "{}")
+    console.print(f"stored in {db or default_db_path()} (run {result.run_id}, "
+                  f"{took.get('total_s', 0):.0f} s, of which encoding "
+                  f"{took.get('encode_s', 0):.0f} s; per-task times on the dashboard's Runs page)")
 
 
 def leaderboard_command(
