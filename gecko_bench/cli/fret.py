@@ -279,11 +279,11 @@ def serve_cmd(
     llm_dtype: str = typer.Option("auto", help="Compute dtype: auto, float32 or bfloat16."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
 ) -> None:
-    """Serve a local LLM as an OpenAI-compatible /v1/completions endpoint (Ctrl-C or SIGTERM
-    stops it, exit 0).
+    """Serve a local LLM as an OpenAI-compatible /v1/completions endpoint (Ctrl-C stops).
 
     It echoes prompt log-probs, which the http backend's QL and RC scoring needs; point
-    ``--backend http --llm http://HOST:PORT/v1#NAME`` (or ``fret.llm``) at it."""
+    ``--backend http --llm http://HOST:PORT/v1#NAME`` (or ``fret.llm``) at it. SIGTERM stops
+    it like Ctrl-C, with exit 0."""
     import signal
 
     from gecko_bench.llm import load_llm
